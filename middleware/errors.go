@@ -1,0 +1,90 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/tollgate/tollgate"
+)
+
+// StatusCode maps an error code to its HTTP status. It is the one place
+// where domain errors meet HTTP; the auth API and the middleware both render
+// errors through WriteError, which calls it.
+func StatusCode(code string) int {
+	switch code {
+	case tollgate.EInvalid:
+		return http.StatusBadRequest
+	case tollgate.ETokenNotValid, tollgate.ENoActiveAccount, tollgate.ENotAuthenticated,
+		tollgate.EBadAuthHeader, tollgate.EUserNotFound, tollgate.EUserInactive, tollgate.ETokenRevoked:
+		return http.StatusUnauthorized
+	case tollgate.EPermissionDenied:
+		return http.StatusForbidden
+	case tollgate.ENotFound:
+		return http.StatusNotFound
+	case tollgate.EConflict:
+		return http.StatusConflict
+	case tollgate.ERateLimited:
+		return http.StatusTooManyRequests
+	case tollgate.EUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrorBody is the JSON of every non-field error, in the shape of Django
+// REST Framework + SimpleJWT: {"detail": "...", "code": "..."}, plus
+// "messages" on token errors raised by the authentication middleware.
+type ErrorBody struct {
+	Detail   string         `json:"detail"`
+	Code     string         `json:"code"`
+	Messages []TokenMessage `json:"messages,omitempty"`
+}
+
+// TokenMessage is one entry of SimpleJWT's "messages" list.
+type TokenMessage struct {
+	TokenClass string `json:"token_class"`
+	TokenType  string `json:"token_type"`
+	Message    string `json:"message"`
+}
+
+// WriteError renders err as JSON with the status of its code. Field errors
+// (EInvalid with Fields) are rendered as DRF's field map,
+// {"refresh": ["This field is required."]}. Errors that are not
+// *tollgate.Error are logged with logger (may be nil) and answered with a
+// bare 500 that reveals nothing.
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var e *tollgate.Error
+	if !errors.As(err, &e) {
+		if logger != nil {
+			logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		e = &tollgate.Error{Code: tollgate.EInternal, Message: "Internal server error."}
+	} else if e.Code == tollgate.EInternal || e.Code == tollgate.EUnavailable {
+		if logger != nil {
+			logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
+		}
+	}
+	status := StatusCode(e.Code)
+	h := w.Header()
+	if e.Code == tollgate.ERateLimited && e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	if e.Code == tollgate.EInvalid && len(e.Fields) > 0 {
+		writeJSON(w, status, e.Fields)
+		return
+	}
+	writeJSON(w, status, ErrorBody{Detail: e.Message, Code: e.Code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
