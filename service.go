@@ -631,8 +631,12 @@ func (s *Service) SetUserActive(ctx context.Context, userID int64, active bool) 
 		return err
 	}
 	if !active {
-		if _, err := s.store.RevokeUserSessions(ctx, userID, "", s.now(), RevokeUserDisabled); err != nil {
+		ids, err := s.store.RevokeUserSessions(ctx, userID, "", s.now(), RevokeUserDisabled)
+		if err != nil {
 			return fmt.Errorf("revoking sessions: %w", err)
+		}
+		for _, id := range ids {
+			s.events.Record(ctx, Event{Type: EventFamilyRevoked, UserID: userID, SessionID: id, Reason: RevokeUserDisabled})
 		}
 	}
 	return nil
