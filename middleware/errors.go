@@ -11,13 +11,27 @@ import (
 	"github.com/tollgate/tollgate"
 )
 
+// Codes of request-level failures raised by the HTTP layer before a request
+// reaches the core (bad bodies, wrong methods). They sit here, beside the
+// status mapping, so that every code the API speaks is mapped in one place.
+const (
+	EParseError           = "parse_error"            // body is not JSON, or not a JSON object
+	ERequestTooLarge      = "request_too_large"      // body over the configured limit
+	EUnsupportedMediaType = "unsupported_media_type" // a Content-Type the endpoint does not read
+	EMethodNotAllowed     = "method_not_allowed"     // path exists, method does not; see the Allow header
+)
+
 // StatusCode maps an error code to its HTTP status. It is the one place
 // where domain errors meet HTTP; the auth API and the middleware both render
 // errors through WriteError, which calls it.
 func StatusCode(code string) int {
 	switch code {
-	case tollgate.EInvalid:
+	case tollgate.EInvalid, EParseError, ERequestTooLarge:
 		return http.StatusBadRequest
+	case EUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case EMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case tollgate.ETokenNotValid, tollgate.ENoActiveAccount, tollgate.ENotAuthenticated,
 		tollgate.EBadAuthHeader, tollgate.EUserNotFound, tollgate.EUserInactive, tollgate.ETokenRevoked:
 		return http.StatusUnauthorized
