@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tollgate/tollgate"
+)
+
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, absolute_expires_at,
+	current_jti, current_issued_at, previous_jti, rotated_at, revoked_at, revoke_reason, user_agent, ip`
+
+// CreateSession inserts a new session (a login).
+func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
+	_, err := db.pool.Exec(ctx, `
+		INSERT INTO sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.AbsoluteExpiresAt),
+		s.CurrentJTI, ts(s.CurrentIssuedAt), s.PreviousJTI, ts(s.RotatedAt), ts(s.RevokedAt), s.RevokeReason, s.UserAgent, s.IP)
+	if err != nil {
+		return fmt.Errorf("postgres: creating session: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Session returns the session or ErrSessionNotFound: one primary-key lookup.
+func (db *DB) Session(ctx context.Context, id string) (*tollgate.Session, error) {
+	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	if noRows(err) {
+		return nil, tollgate.ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: loading session: %w", mapErr(err))
+	}
+	return s, nil
+}
+
+// RotateSession is the refresh hot path: one UPDATE by primary key whose
+// WHERE clause is the single-use check. PostgreSQL re-evaluates it on the
+// latest row version when a concurrent rotation holds the row lock, so of
+// any number of concurrent calls presenting the same jti exactly one
+// matches; the others affect no row and get ErrRotationConflict. No read
+// precedes the write, so there is no read-then-write race to lose.
+func (db *DB) RotateSession(ctx context.Context, r tollgate.Rotation) error {
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE sessions SET
+			previous_jti = current_jti, rotated_at = $4,
+			current_jti = $3, current_issued_at = $5, expires_at = $6,
+			last_used_at = $4, user_agent = $7, ip = $8
+		WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL`,
+		r.SessionID, r.PresentedJTI, r.NewJTI, ts(r.Now), ts(r.NewIssuedAt), ts(r.NewExpiresAt), r.UserAgent, r.IP)
+	if err != nil {
+		return fmt.Errorf("postgres: rotating session: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return tollgate.ErrRotationConflict
+	}
+	return nil
+}
+
+// TouchSession records a use without rotation.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET last_used_at = $2 WHERE id = $1`, id, ts(at))
+	if err != nil {
+		return fmt.Errorf("postgres: touching session: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return tollgate.ErrSessionNotFound
+	}
+	return nil
+}
+
+// RevokeSession marks the session revoked unless it already was, and
+// reports whether this call revoked it. A missing session is
+// ErrSessionNotFound.
+func (db *DB) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (bool, error) {
+	var revoked bool
+	// One statement: the CTE revokes a live row; the outer query tells a
+	// missing session (no row) from an already revoked one (false).
+	err := db.pool.QueryRow(ctx, `
+		WITH r AS (
+			UPDATE sessions SET revoked_at = $2, revoke_reason = $3
+			WHERE id = $1 AND revoked_at IS NULL
+			RETURNING id
+		)
+		SELECT EXISTS (SELECT 1 FROM r) FROM sessions WHERE id = $1`,
+		id, ts(at), reason).Scan(&revoked)
+	if noRows(err) {
+		return false, tollgate.ErrSessionNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: revoking session: %w", mapErr(err))
+	}
+	return revoked, nil
+}
+
+// RevokeUserSessions revokes every live session of the user but exceptID.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, at time.Time, reason string) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `
+		UPDATE sessions SET revoked_at = $3, revoke_reason = $4
+		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL
+		RETURNING id`, userID, exceptID, ts(at), reason)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: revoking sessions: %w", mapErr(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: revoking sessions: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
+// ListSessions returns the user's live sessions, newest first.
+func (db *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]*tollgate.Session, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id`, userID, ts(now))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing sessions: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var list []*tollgate.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: listing sessions: %w", mapErr(err))
+		}
+		list = append(list, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing sessions: %w", mapErr(err))
+	}
+	return list, nil
+}
+
+// DeleteExpiredSessions deletes at most limit sessions that expired at or
+// before the given time. The subquery walks the expires_at index and stops
+// after limit rows, so each batch is one short statement holding few row
+// locks; SKIP LOCKED lets two flushes run at once without waiting on each
+// other (or on a refresh touching an expired row).
+func (db *DB) DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, `
+		DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at <= $1
+			ORDER BY expires_at LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)`, ts(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: flushing sessions: %w", mapErr(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func scanSession(row pgx.Row) (*tollgate.Session, error) {
+	var s tollgate.Session
+	var created, lastUsed, expires, absExpires, issued, rotated, revoked pgtype.Timestamptz
+	err := row.Scan(&s.ID, &s.UserID, &created, &lastUsed, &expires, &absExpires,
+		&s.CurrentJTI, &issued, &s.PreviousJTI, &rotated, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.AbsoluteExpiresAt = tm(created), tm(lastUsed), tm(expires), tm(absExpires)
+	s.CurrentIssuedAt, s.RotatedAt, s.RevokedAt = tm(issued), tm(rotated), tm(revoked)
+	return &s, nil
+}
