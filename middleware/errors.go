@@ -72,6 +72,20 @@ type TokenMessage struct {
 // *tollgate.Error are logged with logger (may be nil) and answered with a
 // bare 500 that reveals nothing.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	writeError(w, r, logger, err, false)
+}
+
+// Access-token failures are rendered as SimpleJWT's JWTAuthentication
+// renders them: this detail, and the reason in "messages".
+const (
+	invalidAccessTokenDetail = "Given token not valid for any token type"
+	accessTokenClass         = "AccessToken"
+)
+
+// writeError is WriteError. accessToken says err is about an access token
+// presented to the authentication middleware: a token_not_valid error then
+// carries SimpleJWT's "messages" list, which front-ends written for it read.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, accessToken bool) {
 	var e *tollgate.Error
 	if !errors.As(err, &e) {
 		if logger != nil {
@@ -90,6 +104,18 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	if e.Code == tollgate.EInvalid && len(e.Fields) > 0 {
 		writeJSON(w, status, e.Fields)
+		return
+	}
+	if accessToken && e.Code == tollgate.ETokenNotValid {
+		writeJSON(w, status, ErrorBody{
+			Detail: invalidAccessTokenDetail,
+			Code:   e.Code,
+			Messages: []TokenMessage{{
+				TokenClass: accessTokenClass,
+				TokenType:  string(tollgate.AccessToken),
+				Message:    e.Message,
+			}},
+		})
 		return
 	}
 	writeJSON(w, status, ErrorBody{Detail: e.Message, Code: e.Code})
