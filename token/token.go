@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -165,13 +166,19 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if raw == "" || len(raw) > c.maxSize || strings.Count(raw, ".") != 2 {
 		return nil, tollgate.ErrTokenInvalid
 	}
+	if err := checkCharset(raw); err != nil {
+		return nil, invalid(err)
+	}
+	if err := checkSegments(raw); err != nil {
+		return nil, invalid(err)
+	}
 	m := jwt.MapClaims{}
 	_, err := c.parser.ParseWithClaims(raw, m, c.keyFor)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, tollgate.ErrTokenExpired
 		}
-		return nil, &tollgate.Error{Code: tollgate.ETokenNotValid, Message: tollgate.ErrTokenInvalid.Message, Err: err}
+		return nil, invalid(err)
 	}
 	cl, err := c.claims(m)
 	if err != nil {
@@ -181,6 +188,13 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 		return nil, tollgate.ErrWrongTokenType
 	}
 	return cl, nil
+}
+
+// invalid wraps the cause of a refusal under ErrTokenInvalid, so callers
+// match it with errors.Is and the HTTP layer finds its *Error (code and
+// client message) with errors.As; the cause is for logs only.
+func invalid(cause error) error {
+	return fmt.Errorf("%w: %w", tollgate.ErrTokenInvalid, cause)
 }
 
 // keyFor is the jwt.Keyfunc: it refuses header fields it does not
@@ -227,6 +241,22 @@ func (c *Codec) claims(m jwt.MapClaims) (*tollgate.Claims, error) {
 		return nil, tollgate.ErrTokenInvalid
 	}
 	cl.JTI = jti
+	// golang-jwt ignores the range error of a number like 1e999 and turns it
+	// into an infinite date (and a NumericDate far in the past); refuse it
+	// rather than reason about it.
+	for _, name := range [...]string{ClaimExp, "nbf", ClaimIat} {
+		v, present := m[name]
+		if !present {
+			continue
+		}
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, tollgate.ErrTokenInvalid
+		}
+		if f, err := n.Float64(); err != nil || math.IsNaN(f) {
+			return nil, tollgate.ErrTokenInvalid
+		}
+	}
 	exp, err := m.GetExpirationTime()
 	if err != nil || exp == nil {
 		return nil, tollgate.ErrTokenInvalid
