@@ -153,6 +153,14 @@ type authenticator struct {
 // configuration is unusable (no token codec, a malformed header name, header
 // type or realm), so mistakes surface at start-up.
 func New(cfg Config) (func(http.Handler) http.Handler, error) {
+	a, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return a.wrap, nil
+}
+
+func newAuthenticator(cfg Config) (*authenticator, error) {
 	if cfg.Tokens == nil {
 		return nil, errors.New("middleware: Config.Tokens is required")
 	}
@@ -189,7 +197,7 @@ func New(cfg Config) (func(http.Handler) http.Handler, error) {
 	a.challenge = cfg.HeaderTypes[0] + ` realm="` + cfg.Realm + `"`
 	a.challengeInvalidToken = a.challenge + `, error="invalid_token"`
 	a.challengeBadRequest = a.challenge + `, error="invalid_request"`
-	return a.wrap, nil
+	return a, nil
 }
 
 func (a *authenticator) wrap(next http.Handler) http.Handler {
