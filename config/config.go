@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,10 @@ type Config struct {
 	// FlushInterval is how often serve deletes expired sessions; 0 is off.
 	FlushInterval time.Duration
 	LogLevel      slog.Level
+	// Argon2Memory (KiB) and Argon2Time are the argon2id cost of new
+	// password hashes; OWASP's m=19 MiB, t=2 by default.
+	Argon2Memory uint32
+	Argon2Time   uint32
 	// Dev relaxes what only matters in production: a missing signing key
 	// is generated and kept in a file next to the database.
 	Dev bool
@@ -138,6 +143,8 @@ func Default() *Config {
 		HSTS:                   365 * 24 * time.Hour,
 		FlushInterval:          time.Hour,
 		LogLevel:               slog.LevelInfo,
+		Argon2Memory:           19456,
+		Argon2Time:             2,
 	}
 }
 
@@ -190,6 +197,20 @@ func listSetting(name, help string, f func(*Config) *[]string) setting {
 	return setting{name: name, help: help,
 		set: func(c *Config, v string) error { *f(c) = parseList(v); return nil },
 		get: func(c *Config) string { return strings.Join(*f(c), ",") },
+	}
+}
+
+func uintSetting(name, help string, f func(*Config) *uint32) setting {
+	return setting{name: name, help: help,
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil {
+				return fmt.Errorf("%q is not a non-negative integer", v)
+			}
+			*f(c) = uint32(n)
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatUint(uint64(*f(c)), 10) },
 	}
 }
 
@@ -295,6 +316,8 @@ var settings = []setting{
 			return nil
 		},
 		get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
+	uintSetting("PASSWORD_ARGON2_MEMORY", "argon2id memory of new password hashes, in KiB (OWASP: 19456 with time 2). Weaker than OWASP's minimum only with DEV.", func(c *Config) *uint32 { return &c.Argon2Memory }),
+	uintSetting("PASSWORD_ARGON2_TIME", "argon2id passes of new password hashes.", func(c *Config) *uint32 { return &c.Argon2Time }),
 	boolSetting("DEV", "Development mode: a missing signing key is generated once and kept next to the SQLite file. Never in production.", func(c *Config) *bool { return &c.Dev }),
 }
 

@@ -298,6 +298,8 @@ func TestValidate_EveryRuleNamesItsSetting(t *testing.T) {
 		{"tls missing files", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" }, "TLS_KEY_FILE", "no such file"},
 		{"hsts negative", func(c *Config) { c.HSTS = -1 }, "HSTS", "negative"},
 		{"flush negative", func(c *Config) { c.FlushInterval = -1 }, "FLUSH_INTERVAL", "negative"},
+		{"argon2 below OWASP", func(c *Config) { c.Argon2Memory, c.Argon2Time = 1024, 1 }, "PASSWORD_ARGON2_MEMORY", "OWASP"},
+		{"argon2 time zero", func(c *Config) { c.Argon2Time = 0 }, "PASSWORD_ARGON2_MEMORY", "time"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,6 +336,8 @@ func TestValidate_AcceptsSensibleVariants(t *testing.T) {
 		func(c *Config) { c.RedisURL = "redis://127.0.0.1:6379/0" },
 		func(c *Config) { c.Addr = ":8443"; c.LoginField = "email" },
 		func(c *Config) { c.Algorithm = "ES256" },
+		func(c *Config) { c.Argon2Memory, c.Argon2Time = 7168, 5 },
+		func(c *Config) { c.Argon2Memory, c.Argon2Time, c.Dev = 64, 1, true },
 	}
 	for i, v := range variants {
 		c := Default()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/password"
 	"github.com/tollgate/tollgate/token"
 )
 
@@ -139,7 +140,27 @@ func (c *Config) Validate() error {
 	if c.FlushInterval < 0 {
 		bad("FLUSH_INTERVAL", "must not be negative (0 is off)")
 	}
+	if err := c.PasswordParams().Validate(); err != nil {
+		bad("PASSWORD_ARGON2_MEMORY", "%v", err)
+	} else if !c.Dev && (c.Argon2Memory < minArgon2Memory || uint64(c.Argon2Memory)*uint64(c.Argon2Time) < minArgon2Work) {
+		bad("PASSWORD_ARGON2_MEMORY", "m=%d KiB, t=%d is below OWASP's minimum (m=19456, t=2; or m=7168, t=5); weaker hashes are allowed only with DEV",
+			c.Argon2Memory, c.Argon2Time)
+	}
 	return errors.Join(errs...)
+}
+
+// OWASP's argon2id floor: its five equivalent settings run from m=7 MiB,
+// t=5 to m=46 MiB, t=1, i.e. at least 7 MiB and about 35 MiB-passes.
+const (
+	minArgon2Memory = 7 * 1024
+	minArgon2Work   = 7 * 1024 * 5
+)
+
+// PasswordParams returns the argon2id parameters of new password hashes.
+func (c *Config) PasswordParams() password.Params {
+	p := password.DefaultParams()
+	p.Memory, p.Time = c.Argon2Memory, c.Argon2Time
+	return p
 }
 
 // reservedClaims are claims the token package sets itself.
