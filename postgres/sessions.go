@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tollgate/tollgate"
@@ -21,6 +23,10 @@ func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.AbsoluteExpiresAt),
 		s.CurrentJTI, ts(s.CurrentIssuedAt), s.PreviousJTI, ts(s.RotatedAt), ts(s.RevokedAt), s.RevokeReason, s.UserAgent, s.IP)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such user
+		return tollgate.ErrUserNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: creating session: %w", mapErr(err))
 	}
@@ -98,11 +104,12 @@ func (db *DB) RevokeSession(ctx context.Context, id string, at time.Time, reason
 	return revoked, nil
 }
 
-// RevokeUserSessions revokes every live session of the user but exceptID.
+// RevokeUserSessions revokes every live session of the user but exceptID;
+// expired sessions are left for the flush.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, at time.Time, reason string) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `
 		UPDATE sessions SET revoked_at = $3, revoke_reason = $4
-		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL
+		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3
 		RETURNING id`, userID, exceptID, ts(at), reason)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: revoking sessions: %w", mapErr(err))

@@ -76,7 +76,19 @@ func (db *DB) UserByLogin(ctx context.Context, field tollgate.LoginField, login 
 		if login == "" {
 			return nil, tollgate.ErrUserNotFound
 		}
-		return db.oneUser(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1) AND email <> ''`, login)
+		// LIMIT 2: an email two users share is ambiguous and finds no one.
+		rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1) AND email <> '' LIMIT 2`, login)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: loading user: %w", mapErr(err))
+		}
+		users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*tollgate.User, error) { return scanUser(r) })
+		if err != nil {
+			return nil, fmt.Errorf("postgres: loading user: %w", mapErr(err))
+		}
+		if len(users) != 1 {
+			return nil, tollgate.ErrUserNotFound
+		}
+		return users[0], nil
 	}
 	return nil, fmt.Errorf("postgres: unknown login field %q", field)
 }

@@ -14,10 +14,11 @@ CREATE TABLE users (
     last_login          timestamptz,
     password_changed_at timestamptz
 );
--- Usernames are case-sensitive (as Django's); emails are compared
--- case-insensitively and unique when set.
+-- Usernames are unique and case-sensitive (as Django's). Emails are not
+-- unique (Django's are not, and imports must keep them) and compare
+-- case-insensitively; a login by an email two users share finds no one.
 CREATE UNIQUE INDEX users_username_key ON users (username);
-CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email)) WHERE email <> '';
+CREATE INDEX users_email_lower ON users (lower(email)) WHERE email <> '';
 
 -- One row per refresh-token family; rotation rewrites the row in place, so
 -- the table grows with logins, never with refreshes.
