@@ -597,3 +597,22 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadme_DocumentsEverySetting keeps the README's configuration table in
+// step with the settings: each variable appears with its default.
+func TestReadme_DocumentsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README next to the module: %v", err)
+	}
+	readme := string(b)
+	for _, s := range Settings() {
+		d := s.Default
+		if d == "" {
+			d = "(empty)"
+		}
+		if row := fmt.Sprintf("| `%s` | `%s` |", s.Env, d); !strings.Contains(readme, row) {
+			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}
