@@ -102,7 +102,9 @@ func newSink(logger *slog.Logger, reg prometheus.Registerer) *Sink {
 // out of the line.
 func (s *Sink) Record(ctx context.Context, e tollgate.Event) {
 	level := slog.LevelInfo
-	if warnEvents[e.Type] {
+	// A session revoked by logout or a password change is routine; one
+	// revoked because its token was replayed is not.
+	if warnEvents[e.Type] && (e.Type != tollgate.EventFamilyRevoked || e.Reason == tollgate.RevokeReuse) {
 		level = slog.LevelWarn
 	}
 	attrs := make([]slog.Attr, 0, 8)

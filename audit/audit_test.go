@@ -44,15 +44,19 @@ func TestRecord_WritesOneJSONLinePerEventWithItsFields(t *testing.T) {
 	sink.Record(ctx, tollgate.Event{Type: tollgate.EventRefreshTokenReused, UserID: 42, SessionID: "s1", JTI: "j1", IP: "203.0.113.9", UserAgent: "curl/8"})
 	sink.Record(ctx, tollgate.Event{Type: tollgate.EventLoginFailed, Login: "alice", IP: "203.0.113.9", Reason: "bad_password"})
 	sink.Record(ctx, tollgate.Event{Type: tollgate.EventLoginFailed, Login: "bob", Reason: "unknown_user"})
+	sink.Record(ctx, tollgate.Event{Type: tollgate.EventFamilyRevoked, UserID: 42, SessionID: "s1", Reason: tollgate.RevokeReuse})
+	sink.Record(ctx, tollgate.Event{Type: tollgate.EventFamilyRevoked, UserID: 42, SessionID: "s2", Reason: tollgate.RevokeLogout})
 
 	got := lines(t, buf)
-	if len(got) != 3 {
-		t.Fatalf("got %d lines, want 3:\n%s", len(got), buf)
+	if len(got) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(got), buf)
 	}
 	want := []map[string]any{
 		{"level": "WARN", "msg": Message, "event": "refresh_token_reused", "user_id": 42.0, "session_id": "s1", "jti": "j1", "ip": "203.0.113.9", "user_agent": "curl/8"},
 		{"level": "INFO", "msg": Message, "event": "login_failed", "login": "alice", "ip": "203.0.113.9", "reason": "bad_password"},
 		{"level": "INFO", "msg": Message, "event": "login_failed", "login": "bob", "reason": "unknown_user"},
+		{"level": "WARN", "msg": Message, "event": "family_revoked", "user_id": 42.0, "session_id": "s1", "reason": "reuse_detected"},
+		{"level": "INFO", "msg": Message, "event": "family_revoked", "user_id": 42.0, "session_id": "s2", "reason": "logout"},
 	}
 	for i := range want {
 		delete(got[i], "time")
