@@ -9,6 +9,7 @@
 //   - argon2$argon2id$... and argon2$argon2i$... (Django's Argon2PasswordHasher, old and new)
 //   - pbkdf2_sha256$... and pbkdf2_sha1$... (Django's default and its predecessor)
 //   - bcrypt_sha256$$2b$... and bcrypt$$2b$... (Django's BCryptSHA256PasswordHasher and BCryptPasswordHasher)
+//   - scrypt$... (Django 4.0's ScryptPasswordHasher)
 //
 // Django's unusable passwords ("!" followed by random characters) and the
 // empty string never verify. Parameters stored in a hash are bounded (see
@@ -21,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -40,17 +42,19 @@ var (
 )
 
 // Limits on the work parameters read from a stored hash. They are far above
-// any sane configuration (Django's defaults are argon2 m=100 MiB t=2,
-// pbkdf2 <= 1.2M iterations, bcrypt cost 12) and far below what would let one
-// crafted row stall a login for minutes or exhaust memory.
+// any sane configuration (Django's defaults are argon2 m=100 MiB t=2, pbkdf2
+// <= 1.2M iterations, bcrypt cost 12, scrypt N=2^14 r=8 p=1) and far below
+// what would let one crafted row stall a login for minutes or exhaust memory.
 const (
 	MaxArgon2Memory     = 1 << 20 // KiB (1 GiB)
 	MaxArgon2Time       = 64
 	MaxArgon2Work       = 1 << 22 // memory (KiB) x time: 4 GiB of block passes
 	MaxPBKDF2Iterations = 10_000_000
 	MaxBcryptCost       = 16
-	maxSaltLen          = 1024 // bytes, any format
-	maxKeyLen           = 1024 // bytes of an argon2 tag
+	MaxScryptMemory     = 1 << 30 // bytes (128*N*r)
+	MaxScryptWork       = 1 << 26 // N*r*p; Django's default is 1<<17
+	maxSaltLen          = 1024    // bytes, any format
+	maxKeyLen           = 1024    // bytes of an argon2 tag
 )
 
 // UnusablePrefix starts Django's unusable passwords (set_unusable_password).
@@ -98,9 +102,16 @@ func (p Params) Validate() error {
 
 // Hasher implements tollgate.PasswordHasher: argon2id for new hashes,
 // Django's formats for verification. It is safe for concurrent use.
+//
+// At most GOMAXPROCS hashes run at once; further callers wait their turn.
+// Hashing is CPU-bound, so this costs no throughput, and it bounds memory:
+// each argon2 hash holds its whole memory parameter (19 MiB by default, 100
+// MiB for a hash at Django's defaults) until it is done, and a burst of
+// logins would otherwise hold that many times over.
 type Hasher struct {
 	params Params
 	rand   io.Reader
+	slots  chan struct{}
 }
 
 var _ tollgate.PasswordHasher = (*Hasher)(nil)
@@ -114,8 +125,12 @@ func New(p Params, random io.Reader) (*Hasher, error) {
 	if random == nil {
 		random = rand.Reader
 	}
-	return &Hasher{params: p, rand: random}, nil
+	return &Hasher{params: p, rand: random, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
+
+// acquire waits for one of the hashing slots; the caller must release it.
+func (h *Hasher) acquire() { h.slots <- struct{}{} }
+func (h *Hasher) release() { <-h.slots }
 
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
@@ -126,7 +141,9 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
+	h.acquire()
 	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	h.release()
 	return argon2Hash{
 		variant: argon2id, version: argon2.Version,
 		memory: h.params.Memory, time: h.params.Time, threads: h.params.Threads,
@@ -153,7 +170,9 @@ func (h *Hasher) Verify(password, encoded string) (ok, needsRehash bool, err err
 		h.spendDummyWork(password)
 		return false, false, err
 	}
+	h.acquire()
 	ok, err = d.verify(password)
+	h.release()
 	if err != nil || !ok {
 		return false, false, err
 	}
@@ -183,6 +202,8 @@ func (h *Hasher) needsRehash(d decoded) bool {
 // spendDummyWork costs what hashing a password costs, and is thrown away.
 func (h *Hasher) spendDummyWork(password string) {
 	var salt [16]byte
+	h.acquire()
+	defer h.release()
 	_ = argon2.IDKey([]byte(password), salt[:], h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
 }
 
@@ -207,6 +228,8 @@ func parse(encoded string) (decoded, error) {
 		return parsePBKDF2(alg, rest)
 	case "bcrypt_sha256", "bcrypt":
 		return parseBcrypt(alg, rest)
+	case "scrypt":
+		return parseScrypt(rest)
 	}
 	if len(alg) > 32 {
 		alg = alg[:32]

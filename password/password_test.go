@@ -2,17 +2,21 @@ package password
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"testing/synctest"
 )
 
 // djangoVector is one entry of testdata/django_vectors.json, made by Django
 // 3.2's own make_password (Debian's python3-django, argon2-cffi 21.1, bcrypt
-// 3.2) with testdata/django_vectors.py; see that script to regenerate.
+// 3.2) with testdata/django_vectors.py; see that script to regenerate. The
+// scrypt entries are the exception: Django 3.2 has no ScryptPasswordHasher,
+// so the script restates Django 4.0's encode() over Python's hashlib.scrypt.
 type djangoVector struct {
 	Hasher      string `json:"hasher"`
 	Password    string `json:"password"`
@@ -72,8 +76,9 @@ func TestVerify_DjangoHashesVerifyAndNeedRehash(t *testing.T) {
 			}
 		})
 	}
-	for _, hasher := range []string{"CheapArgon2", "Argon2i", "CheapPBKDF2", "CheapPBKDF2SHA1", "CheapBCryptSHA256", "CheapBCrypt",
-		"Argon2PasswordHasher", "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "BCryptSHA256PasswordHasher", "BCryptPasswordHasher"} {
+	for _, hasher := range []string{"CheapArgon2", "Argon2i", "CheapPBKDF2", "CheapPBKDF2SHA1", "CheapBCryptSHA256", "CheapBCrypt", "CheapScrypt",
+		"Argon2PasswordHasher", "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "BCryptSHA256PasswordHasher", "BCryptPasswordHasher",
+		"ScryptPasswordHasher"} {
 		if !seen[hasher] {
 			t.Errorf("no vector of Django's %s", hasher)
 		}
@@ -255,13 +260,22 @@ func TestVerify_BadStoredHashReturnsError(t *testing.T) {
 		pbkdf  = "pbkdf2_sha256$1000$7vrPkDfOlihjP8FSaFvZ4y$iXZiUSosAM0vXxNdDaHPbYk/dTwtMXQTeW92S9Juois="
 		bcrypt = "bcrypt_sha256$$2b$04$MY2EeGPOMDAPOZt7U8LecOV73YySdK4l9GtrYQpaQaSQs/2tN349S"
 	)
+	scryptKey := base64.StdEncoding.EncodeToString(make([]byte, scryptKeyLen))
 	tests := []struct {
 		name    string
 		encoded string
 		want    error
 	}{
 		{"no prefix", "plaintext", ErrMalformed},
-		{"unknown algorithm", "scrypt$16384$salt$8$1$aGFzaA==", ErrUnsupported},
+		{"unknown algorithm", "sha1$salt$2b6d7f0b5ac0e5e8e5c4b0a0a3b2c1d0e9f8a7b6", ErrUnsupported},
+		{"scrypt missing field", "scrypt$16$salt$2$" + scryptKey, ErrMalformed},
+		{"scrypt N not a power of two", "scrypt$15$salt$2$1$" + scryptKey, ErrMalformed},
+		{"scrypt N=1", "scrypt$1$salt$2$1$" + scryptKey, ErrMalformed},
+		{"scrypt zero r", "scrypt$16$salt$0$1$" + scryptKey, ErrMalformed},
+		{"scrypt short key", "scrypt$16$salt$2$1$aGFzaA==", ErrMalformed},
+		{"scrypt 2 GiB", "scrypt$16777216$salt$8$1$" + scryptKey, ErrTooCostly},
+		{"scrypt huge p", "scrypt$16384$salt$8$4096$" + scryptKey, ErrTooCostly},
+		{"scrypt overflowing N*r", "scrypt$2147483648$salt$4294967295$4294967295$" + scryptKey, ErrTooCostly},
 		{"argon2 missing field", "argon2$argon2id$v=19$m=64,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg", ErrMalformed},
 		{"argon2 1.0 without version", "argon2$argon2i$m=64,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$aq42HBL+IPAitHspChw", ErrUnsupported},
 		{"argon2 version 16", strings.Replace(argon, "v=19", "v=16", 1), ErrUnsupported},
@@ -364,4 +378,29 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
+}
+
+func TestHasher_RunsAtMostGOMAXPROCSHashesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := testHasher(t)
+		for range cap(h.slots) {
+			h.acquire() // every slot busy, as under a burst of logins
+		}
+		enc := "argon2$argon2id$v=19$m=64,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$aq42HBL+IPAitHspChw/8mx5JRX2jFDkTmlsBskwH/0"
+		done := make(chan bool)
+		go func() {
+			ok, _, _ := h.Verify("correct horse battery staple", enc)
+			done <- ok
+		}()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Verify ran while every hashing slot was taken")
+		default:
+		}
+		h.release()
+		if !<-done {
+			t.Fatal("Verify failed once a slot was free")
+		}
+	})
 }
