@@ -809,6 +809,10 @@ var throttleCases = []storeCase{
 			t.Fatal(err)
 		}
 		equalFailures(t, "LoginFailures", f, want)
+
+		// A limit of one locks on the first failure.
+		equalFailures(t, "first failure with limit 1", recordFailure(t, s, "bob", t0, 15*time.Minute, 1, time.Minute),
+			tollgate.LoginFailures{Count: 1, WindowStart: t0, LockedUntil: t0.Add(time.Minute)})
 	}},
 	{"RecordLoginFailure_EveryFailurePastLimitRelocks", func(t *testing.T, s tollgate.Store) {
 		recordFailure(t, s, "alice", t0, 15*time.Minute, 2, time.Minute)
