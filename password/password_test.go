@@ -404,3 +404,24 @@ func TestHasher_RunsAtMostGOMAXPROCSHashesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// The first login of a user imported from Django costs one Verify at
+// Django's parameters (plus the Hash that upgrades it).
+func BenchmarkVerifyDjangoDefaults(b *testing.B) {
+	h, err := New(DefaultParams(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range loadDjangoVectors(b) {
+		if !v.DefaultCost {
+			continue
+		}
+		b.Run(v.Hasher, func(b *testing.B) {
+			for b.Loop() {
+				if ok, _, err := h.Verify(v.Password, v.Encoded); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
+}
