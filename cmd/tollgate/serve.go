@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	tghttp "github.com/tollgate/tollgate/http"
 	"github.com/tollgate/tollgate/inmem"
+	"github.com/tollgate/tollgate/keys"
 	tgredis "github.com/tollgate/tollgate/redis"
 	"github.com/tollgate/tollgate/token"
 )
@@ -63,7 +64,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	keys, devKey, err := cfg.KeySet(rand.Reader)
+	keySet, devKey, err := cfg.KeySet(rand.Reader)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stderr, "tollgate: WARNING: dev mode while listening on %s, which is reachable from other machines\n", cfg.Addr)
 		}
 	}
-	codec, err := token.New(cfg.Token(keys))
+	codec, err := token.New(cfg.Token(keySet))
 	if err != nil {
 		return err
 	}
@@ -107,6 +108,17 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	}
 	defer closeLimiters()
 
+	// Asymmetric keys are published, so other services can verify tokens
+	// with nothing but the JWKS URL (keys.NewRemoteKeySet).
+	extra := map[string]http.Handler{}
+	if !config.IsHMAC(cfg.Algorithm) {
+		k, err := keySet.SigningKey()
+		if err != nil {
+			return err
+		}
+		extra[keys.JWKSPath] = keys.JWKSHandler(keys.NewStaticPublisher(keys.DefaultJWKSMaxAge, k))
+	}
+
 	api, err := tghttp.NewHandler(tghttp.Config{
 		Service:          svc,
 		Prefix:           cfg.Prefix,
@@ -117,6 +129,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		Metrics:          promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Events:           events,
 		Logger:           logger,
+		Extra:            extra,
 	})
 	if err != nil {
 		return err
