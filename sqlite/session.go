@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tollgate/tollgate"
+)
+
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, absolute_expires_at,
+	current_jti, current_issued_at, previous_jti, rotated_at, revoked_at, revoke_reason, user_agent, ip`
+
+func scanSession(row interface{ Scan(...any) error }) (*tollgate.Session, error) {
+	var (
+		s                                  tollgate.Session
+		created, lastUsed, expires, issued int64
+		absoluteExpires, rotated, revoked  sql.NullInt64
+	)
+	err := row.Scan(&s.ID, &s.UserID, &created, &lastUsed, &expires, &absoluteExpires,
+		&s.CurrentJTI, &issued, &s.PreviousJTI, &rotated, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromUnix(created), fromUnix(lastUsed), fromUnix(expires)
+	s.AbsoluteExpiresAt, s.CurrentIssuedAt = fromNullUnix(absoluteExpires), fromUnix(issued)
+	s.RotatedAt, s.RevokedAt = fromNullUnix(rotated), fromNullUnix(revoked)
+	return &s, nil
+}
+
+// CreateSession inserts a session; it fails with ErrUserNotFound when the
+// user does not exist.
+func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
+	_, err := d.write.ExecContext(ctx, `
+		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, unix(s.CreatedAt), unix(s.LastUsedAt), unix(s.ExpiresAt), nullUnix(s.AbsoluteExpiresAt),
+		s.CurrentJTI, unix(s.CurrentIssuedAt), s.PreviousJTI, nullUnix(s.RotatedAt), nullUnix(s.RevokedAt),
+		s.RevokeReason, s.UserAgent, s.IP)
+	if constraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return tollgate.ErrUserNotFound
+	}
+	if err != nil {
+		return storeError("creating session", err)
+	}
+	return nil
+}
+
+// Session returns the session or ErrSessionNotFound.
+func (d *DB) Session(ctx context.Context, id string) (*tollgate.Session, error) {
+	s, err := scanSession(d.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tollgate.ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, storeError("loading session", err)
+	}
+	return s, nil
+}
+
+// RotateSession replaces the session's current refresh token in one
+// conditional UPDATE: of concurrent calls presenting the same jti, the first
+// changes the row and the rest find the jti no longer current.
+func (d *DB) RotateSession(ctx context.Context, r tollgate.Rotation) error {
+	res, err := d.write.ExecContext(ctx, `
+		UPDATE sessions SET
+			previous_jti = current_jti, rotated_at = ?1, last_used_at = ?1,
+			current_jti = ?2, current_issued_at = ?3, expires_at = ?4,
+			user_agent = ?5, ip = ?6
+		WHERE id = ?7 AND current_jti = ?8 AND revoked_at IS NULL`,
+		unix(r.Now), r.NewJTI, unix(r.NewIssuedAt), unix(r.NewExpiresAt), r.UserAgent, r.IP,
+		r.SessionID, r.PresentedJTI)
+	if err != nil {
+		return storeError("rotating session", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return tollgate.ErrRotationConflict
+	}
+	return nil
+}
+
+// TouchSession records a use of the session.
+func (d *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	res, err := d.write.ExecContext(ctx, `UPDATE sessions SET last_used_at = ? WHERE id = ?`, unix(at), id)
+	if err != nil {
+		return storeError("touching session", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return tollgate.ErrSessionNotFound
+	}
+	return nil
+}
+
+// RevokeSession revokes the session unless it already was, and reports
+// whether it did; an earlier revocation keeps its time and reason.
+func (d *DB) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (bool, error) {
+	res, err := d.write.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`,
+		unix(at), reason, id)
+	if err != nil {
+		return false, storeError("revoking session", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var exists bool
+	if err := d.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?)`, id).Scan(&exists); err != nil {
+		return false, storeError("revoking session", err)
+	}
+	if !exists {
+		return false, tollgate.ErrSessionNotFound
+	}
+	return false, nil
+}
+
+// RevokeUserSessions revokes the user's live sessions but exceptID and
+// returns the ids it revoked.
+func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, at time.Time, reason string) ([]string, error) {
+	rows, err := d.write.QueryContext(ctx, `
+		UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+		WHERE user_id = ?3 AND id <> ?4 AND revoked_at IS NULL AND expires_at > ?1
+		RETURNING id`,
+		unix(at), reason, userID, exceptID)
+	if err != nil {
+		return nil, storeError("revoking user sessions", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, storeError("revoking user sessions", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("revoking user sessions", err)
+	}
+	return ids, nil
+}
+
+// ListSessions returns the user's sessions live at now, newest first.
+func (d *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]*tollgate.Session, error) {
+	rows, err := d.read.QueryContext(ctx, `
+		SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY created_at DESC, id DESC`,
+		userID, unix(now))
+	if err != nil {
+		return nil, storeError("listing sessions", err)
+	}
+	defer rows.Close()
+	var sessions []*tollgate.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, storeError("listing sessions", err)
+		}
+		sessions = append(sessions, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("listing sessions", err)
+	}
+	return sessions, nil
+}
+
+// DeleteExpiredSessions deletes at most limit sessions whose ExpiresAt is at
+// or before the given time, and reports how many it deleted.
+func (d *DB) DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := d.write.ExecContext(ctx, `
+		DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+		unix(before), limit)
+	if err != nil {
+		return 0, storeError("deleting expired sessions", err)
+	}
+	n, err := rowsAffected(res)
+	return int(n), err
+}
