@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"reflect"
@@ -749,4 +750,52 @@ func TestPrefix_IsConfigurable(t *testing.T) {
 		e.secret(res.json(t)["access"].(string), res.json(t)["refresh"].(string))
 	}
 	wantError(t, e.call(http.MethodPost, "token/", map[string]string{"username": "alice", "password": alicePW}), http.StatusNotFound, tollgate.ENotFound)
+}
+
+func TestRefreshEndpoints_AreThrottledPerIP(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.http.RefreshLimiter = inmem.NewLimiter(3, time.Minute, inmem.WithClock(o.clock.Now))
+	})
+	e.createUser("alice", "", alicePW)
+	_, r1 := e.login("alice", alicePW) // logins do not count against it
+	_, r2 := e.mustRefresh(r1)
+	if res := e.call(http.MethodPost, "token/verify/", map[string]string{"token": r2}); res.status != http.StatusOK {
+		t.Fatal(res.status)
+	}
+	if res := e.call(http.MethodPost, "logout/", map[string]string{"refresh": r2}); res.status != http.StatusOK {
+		t.Fatal(res.status)
+	}
+	for _, path := range []string{"token/refresh/", "token/verify/", "logout/"} {
+		res := e.call(http.MethodPost, path, map[string]string{"refresh": r2, "token": r2})
+		wantError(t, res, http.StatusTooManyRequests, tollgate.ERateLimited)
+		if res.header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", path)
+		}
+	}
+	if n := e.events.count(tollgate.EventRateLimited); n != 3 {
+		t.Errorf("%d rate_limited events, want 3", n)
+	}
+}
+
+func TestPanickingRoute_IsA500NotADroppedConnection(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.http.Extra = map[string]http.Handler{"GET /boom": http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })}
+	})
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"code":"internal"`) {
+		t.Errorf("status %d, body %s", w.Code, w.Body)
+	}
+	if !strings.Contains(e.logs.String(), "handler panic") {
+		t.Error("the panic was not logged")
+	}
+}
+
+func TestMissingTrailingSlash_RedirectsKeepingTheMethod(t *testing.T) {
+	e := newEnv(t)
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/auth/token", strings.NewReader("{}")))
+	if w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != "/api/auth/token/" {
+		t.Errorf("status %d, Location %q; want 307 to /api/auth/token/", w.Code, w.Header().Get("Location"))
+	}
 }

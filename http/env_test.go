@@ -104,6 +104,9 @@ type envOptions struct {
 	http   tghttp.Config
 	leeway time.Duration
 	clock  *testClock // for limiters a test builds
+	// hashParams are the argon2id parameters; zero means the insecure,
+	// fast test parameters.
+	hashParams password.Params
 }
 
 type env struct {
@@ -114,9 +117,10 @@ type env struct {
 	opts   envOptions
 	dbPath string
 
-	store tollgate.Store
-	svc   *tollgate.Service
-	srv   *httptest.Server
+	store   tollgate.Store
+	svc     *tollgate.Service
+	handler http.Handler
+	srv     *httptest.Server
 
 	mu      sync.Mutex
 	secrets []string // every token and password the test handled
@@ -148,7 +152,11 @@ func (e *env) startServer() {
 	if err != nil {
 		e.t.Fatalf("sqlite.Open: %v", err)
 	}
-	hasher, err := password.New(password.InsecureTestParams(), nil)
+	params := e.opts.hashParams
+	if params == (password.Params{}) {
+		params = password.InsecureTestParams()
+	}
+	hasher, err := password.New(params, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -176,7 +184,7 @@ func (e *env) startServer() {
 	if err != nil {
 		e.t.Fatalf("NewHandler: %v", err)
 	}
-	e.store, e.svc, e.srv = store, svc, httptest.NewServer(h)
+	e.store, e.svc, e.handler, e.srv = store, svc, h, httptest.NewServer(h)
 }
 
 func (e *env) stopServer() {

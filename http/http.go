@@ -69,7 +69,10 @@ type Config struct {
 	// Logger receives internal errors; nil discards them. Tokens and
 	// passwords are never logged.
 	Logger *slog.Logger
-	// Now is the clock of this layer; nil means time.Now.
+	// Now is the clock of this layer; nil means time.Now. Nothing here
+	// depends on time yet (expiry lives in the token codec and the core,
+	// rate windows in the Limiter); it is kept so tests and future
+	// time-dependent behaviour share one injected clock.
 	Now func() time.Time
 }
 
