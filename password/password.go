@@ -179,10 +179,14 @@ func (h *Hasher) Verify(password, encoded string) (ok, needsRehash bool, err err
 	return true, h.needsRehash(d), nil
 }
 
-// NeedsRehash reports whether encoded is anything but an argon2id hash with
-// this hasher's parameters: an import can count the users who will be
-// upgraded on their next login without knowing their passwords.
+// NeedsRehash reports whether a successful login would replace encoded:
+// whether it is anything but an argon2id hash with this hasher's parameters.
+// It is false for an unusable or empty password, which cannot log in. An
+// import can so count the users to be upgraded without their passwords.
 func (h *Hasher) NeedsRehash(encoded string) bool {
+	if encoded == "" || strings.HasPrefix(encoded, UnusablePrefix) {
+		return false
+	}
 	d, err := parse(encoded)
 	if err != nil {
 		return true

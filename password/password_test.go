@@ -252,6 +252,9 @@ func TestVerify_NeedsRehashUnlessCurrentArgon2idParameters(t *testing.T) {
 	if !h.NeedsRehash("pbkdf2_sha256$1000$salt$iXZiUSosAM0vXxNdDaHPbYk/dTwtMXQTeW92S9Juois=") || !h.NeedsRehash("garbage") {
 		t.Fatal("NeedsRehash is false for a non-argon2id hash")
 	}
+	if h.NeedsRehash("!unusable") || h.NeedsRehash("") {
+		t.Fatal("NeedsRehash is true for a password that cannot log in")
+	}
 }
 
 func TestVerify_BadStoredHashReturnsError(t *testing.T) {
