@@ -55,6 +55,7 @@ func TestMain_ExitStatuses(t *testing.T) {
 		{[]string{"tokens", "flush", "extra"}, exitUsage, "no arguments"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"migrate"}, exitOK, ""},
+		{[]string{"config"}, exitOK, "TOLLGATE_ACCESS_TOKEN_LIFETIME=15m"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
