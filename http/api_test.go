@@ -799,3 +799,18 @@ func TestMissingTrailingSlash_RedirectsKeepingTheMethod(t *testing.T) {
 		t.Errorf("status %d, Location %q; want 307 to /api/auth/token/", w.Code, w.Header().Get("Location"))
 	}
 }
+
+func TestUser_DeactivatedThroughServiceRevokesSessions(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser("alice", "", alicePW)
+	access, refresh := e.login("alice", alicePW)
+	if err := e.svc.SetUserActive(context.Background(), u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, e.call(http.MethodGet, "user/", nil, withBearer(access)), http.StatusUnauthorized, tollgate.EUserInactive)
+	res := e.refresh(refresh)
+	if res.status != http.StatusUnauthorized {
+		t.Fatalf("status %d, body %s", res.status, res.body)
+	}
+	wantError(t, e.call(http.MethodPost, "token/", map[string]string{"username": "alice", "password": alicePW}), http.StatusUnauthorized, tollgate.ENoActiveAccount)
+}
