@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 )
 
@@ -23,6 +24,13 @@ func runConfig(ctx context.Context, a *app, args []string) error {
 	cfg, err := a.loadConfig(*cfgPath, *dev)
 	if err != nil {
 		return err
+	}
+	// The key is checked too, except in dev mode, where checking would
+	// generate it.
+	if !cfg.Dev {
+		if _, _, err := cfg.KeySet(rand.Reader); err != nil {
+			return err
+		}
 	}
 	fmt.Fprint(a.stdout, cfg.String())
 	return nil
