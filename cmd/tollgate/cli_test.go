@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -138,4 +140,28 @@ func TestRegister_RefusesDuplicates(t *testing.T) {
 		}
 	}()
 	register("serve", "again", runServe)
+}
+
+func TestUsersImport_KeepsIdsAndSkipsExisting(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "users.json")
+	const body = `[
+{"model": "auth.user", "pk": 7, "fields": {"password": "pbkdf2_sha256$1000$c2FsdA$aGFzaA==", "last_login": null,
+ "is_superuser": false, "username": "dora", "first_name": "", "last_name": "", "email": "dora@example.com",
+ "is_staff": false, "is_active": true, "date_joined": "2021-03-04T05:06:07Z", "groups": [], "user_permissions": []}}
+]`
+	if err := os.WriteFile(dump, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, stdout, stderr := testApp(t, "", false)
+	if got := a.main(context.Background(), []string{"users", "import", dump}); got != exitOK || !strings.Contains(stdout.String(), "imported 1 users, skipped 0") {
+		t.Fatalf("first import: status %d\n%s%s", got, stdout, stderr)
+	}
+	stdout.Reset()
+	if got := a.main(context.Background(), []string{"users", "import", dump}); got != exitOK || !strings.Contains(stdout.String(), "imported 0 users, skipped 1") {
+		t.Fatalf("second import: status %d\n%s%s", got, stdout, stderr)
+	}
+	stdout.Reset()
+	if got := a.main(context.Background(), []string{"users", "list"}); got != exitOK || !regexp.MustCompile(`(?m)^7\s+dora\s+dora@example.com`).MatchString(stdout.String()) {
+		t.Errorf("list after import: status %d\n%s", got, stdout)
+	}
 }

@@ -266,7 +266,10 @@ func runUsersImport(ctx context.Context, a *app, args []string) error {
 			}
 			created++
 		}
-		fmt.Fprintf(a.stdout, "imported %d users, skipped %d; their Django passwords keep working and are upgraded to argon2id at their next login\n", created, skipped)
+		fmt.Fprintf(a.stdout, "imported %d users, skipped %d\n", created, skipped)
+		if created > 0 {
+			fmt.Fprintln(a.stdout, "their Django passwords keep working, and are upgraded to argon2id at each user's next login")
+		}
 		return nil
 	})
 }
