@@ -11,18 +11,18 @@ import (
 // one thing callers should switch on. Mapping a code to an HTTP status happens
 // in exactly one place, the http package.
 const (
-	EInvalid          = "invalid"               // malformed input; see Error.Fields
-	ETokenNotValid    = "token_not_valid"       // bad, expired, blacklisted, reused or wrong-type token
-	ENoActiveAccount  = "no_active_account"     // bad credentials, inactive or vanished user
-	ENotAuthenticated = "not_authenticated"     // no credentials presented
+	EInvalid          = "invalid"           // malformed input; see Error.Fields
+	ETokenNotValid    = "token_not_valid"   // bad, expired, blacklisted, reused or wrong-type token
+	ENoActiveAccount  = "no_active_account" // bad credentials, inactive or vanished user
+	ENotAuthenticated = "not_authenticated" // no credentials presented
 	EBadAuthHeader    = "bad_authorization_header"
-	EUserNotFound     = "user_not_found"     // token valid but its user is gone
-	EUserInactive     = "user_inactive"      // token valid but its user is deactivated
-	ETokenRevoked     = "token_revoked"      // access token of a revoked session
-	ERateLimited      = "throttled"          // too many requests; see Error.RetryAfter
-	ENotFound         = "not_found"          // no such resource (e.g. a session id)
-	EPermissionDenied = "permission_denied"  // authenticated but not allowed (e.g. CSRF)
-	EConflict         = "conflict"           // e.g. a username that is taken
+	EUserNotFound     = "user_not_found"      // token valid but its user is gone
+	EUserInactive     = "user_inactive"       // token valid but its user is deactivated
+	ETokenRevoked     = "token_revoked"       // access token of a revoked session
+	ERateLimited      = "throttled"           // too many requests; see Error.RetryAfter
+	ENotFound         = "not_found"           // no such resource (e.g. a session id)
+	EPermissionDenied = "permission_denied"   // authenticated but not allowed (e.g. CSRF)
+	EConflict         = "conflict"            // e.g. a username that is taken
 	EUnavailable      = "service_unavailable" // a dependency (database) is down
 	EInternal         = "internal"
 )

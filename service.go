@@ -386,7 +386,9 @@ func (s *Service) liveSession(ctx context.Context, c *Claims, info RequestInfo) 
 	}
 	sess, err := s.store.Session(ctx, c.SessionID)
 	if errors.Is(err, ErrSessionNotFound) {
-		return nil, nil, ErrTokenBlacklisted
+		// Deleting a user deletes its sessions: say so rather than
+		// "blacklisted", as SimpleJWT does for a vanished user.
+		return nil, nil, s.goneUserOr(ctx, uid, ErrTokenBlacklisted)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading session: %w", err)
@@ -396,7 +398,7 @@ func (s *Service) liveSession(ctx context.Context, c *Claims, info RequestInfo) 
 	}
 	if sess.Revoked() {
 		s.events.Record(ctx, Event{Type: EventBlacklistedTokenUsed, UserID: sess.UserID, SessionID: sess.ID, JTI: c.JTI, IP: info.IP, UserAgent: info.UserAgent, Reason: sess.RevokeReason})
-		return nil, nil, ErrTokenBlacklisted
+		return nil, nil, s.goneUserOr(ctx, uid, ErrTokenBlacklisted)
 	}
 	u, err := s.store.UserByID(ctx, uid)
 	if errors.Is(err, ErrUserNotFound) {
@@ -411,6 +413,22 @@ func (s *Service) liveSession(ctx context.Context, c *Claims, info RequestInfo) 
 		return nil, nil, ErrInvalidCredentials
 	}
 	return sess, u, nil
+}
+
+// goneUserOr returns ErrInvalidCredentials (no_active_account) when the
+// user was deleted or deactivated, and otherwise fallback. It is consulted
+// only on paths that already fail, so it costs nothing on a good refresh.
+func (s *Service) goneUserOr(ctx context.Context, uid int64, fallback error) error {
+	u, err := s.store.UserByID(ctx, uid)
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		return ErrInvalidCredentials
+	case err != nil:
+		return fmt.Errorf("loading user: %w", err)
+	case !u.IsActive:
+		return ErrInvalidCredentials
+	}
+	return fallback
 }
 
 // reuseDetected revokes the session of a replayed refresh token.
