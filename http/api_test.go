@@ -805,9 +805,6 @@ func TestUser_DeactivatedThroughServiceRevokesSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantError(t, e.call(http.MethodGet, "user/", nil, withBearer(access)), http.StatusUnauthorized, tollgate.EUserInactive)
-	res := e.refresh(refresh)
-	if res.status != http.StatusUnauthorized {
-		t.Fatalf("status %d, body %s", res.status, res.body)
-	}
+	wantError(t, e.refresh(refresh), http.StatusUnauthorized, tollgate.ENoActiveAccount)
 	wantError(t, e.call(http.MethodPost, "token/", map[string]string{"username": "alice", "password": alicePW}), http.StatusUnauthorized, tollgate.ENoActiveAccount)
 }
