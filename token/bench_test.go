@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/token"
@@ -60,6 +62,18 @@ func BenchmarkCodec(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := c.Parse(raw, tollgate.AccessToken); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// golang-jwt's own jwt.Parse into jwt.MapClaims on the same token,
+		// with the same key lookup: what a plain use of the library costs.
+		keyfunc := func(*jwt.Token) (any, error) { return k.Public, nil }
+		b.Run(alg+"/verify/library-parse", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := jwt.Parse(raw, keyfunc, jwt.WithValidMethods([]string{alg}),
+					jwt.WithTimeFunc(func() time.Time { return now })); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,11 +10,10 @@
 package token
 
 import (
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +70,9 @@ type Codec struct {
 	audience    []string
 	maxSize     int
 	now         func() time.Time
+	algs        []string // the allow-list, from the key set at New
 	parser      *jwt.Parser
+	validator   *jwt.Validator
 }
 
 var _ tollgate.TokenCodec = (*Codec)(nil)
@@ -102,11 +103,10 @@ func New(cfg Config) (*Codec, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.algs = slices.Clone(algs)
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
-		jwt.WithJSONNumber(),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(func() time.Time { return c.now() }),
 	}
@@ -117,6 +117,7 @@ func New(cfg Config) (*Codec, error) {
 		opts = append(opts, jwt.WithAudience(c.audience...))
 	}
 	c.parser = jwt.NewParser(opts...)
+	c.validator = jwt.NewValidator(opts...)
 	return c, nil
 }
 
@@ -158,10 +159,14 @@ func (c *Codec) Sign(cl *tollgate.Claims) (string, error) {
 	return t.SignedString(key.Private)
 }
 
-// allowedHeader lists the only JOSE header fields a token may carry.
-var allowedHeader = map[string]bool{"alg": true, "typ": true, "kid": true}
-
 // Parse verifies raw and returns its claims; want "" accepts either type.
+//
+// The order is the cost of a refusal: the size bound and the charset first,
+// then the small header (its names, alg and kid) to choose the key, then the
+// signature, with golang-jwt's signing method and the key chosen by kid and
+// alg. Only a token that carries a valid signature has its payload decoded
+// (one pass that checks duplicates and depth and extracts the claims) and
+// then validated by golang-jwt's Validator.
 func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, error) {
 	if raw == "" || len(raw) > c.maxSize || strings.Count(raw, ".") != 2 {
 		return nil, tollgate.ErrTokenInvalid
@@ -169,25 +174,74 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if err := checkCharset(raw); err != nil {
 		return nil, invalid(err)
 	}
-	if err := checkSegments(raw); err != nil {
+	headerSeg, rest, _ := strings.Cut(raw, ".")
+	payloadSeg, sigSeg, _ := strings.Cut(rest, ".")
+	header, err := decodeSegment(headerSeg)
+	if err != nil {
 		return nil, invalid(err)
 	}
-	m := jwt.MapClaims{}
-	_, err := c.parser.ParseWithClaims(raw, m, c.keyFor)
+	var hm [4]member
+	members, err := scanObject(header, hm[:0])
 	if err != nil {
+		return nil, invalid(err)
+	}
+	key, err := c.keyFor(members)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	sig, err := c.parser.DecodeSegment(sigSeg)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if err := key.Method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
+		return nil, invalid(err)
+	}
+
+	// The signature is valid: now the payload.
+	payload, err := decodeSegment(payloadSeg)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	var pm [12]member
+	members, err = scanObject(payload, pm[:0])
+	if err != nil {
+		return nil, invalid(err)
+	}
+	p := &parsedClaims{}
+	if err := p.decode(members, c.userIDClaim); err != nil {
+		return nil, invalid(err)
+	}
+	if err := c.validator.Validate(p); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, tollgate.ErrTokenExpired
 		}
 		return nil, invalid(err)
 	}
-	cl, err := c.claims(m)
-	if err != nil {
-		return nil, err
+	if err := p.check(); err != nil {
+		return nil, invalid(err)
 	}
-	if want != "" && cl.Type != want {
+	if want != "" && p.Type != want {
 		return nil, tollgate.ErrWrongTokenType
 	}
-	return cl, nil
+	return &p.Claims, nil
+}
+
+// decodeSegment decodes one base64url segment, strictly (no padding, no
+// non-zero trailing bits), into a string: the values Parse returns are
+// substrings of it, so a payload costs one allocation however many claims
+// it has.
+func decodeSegment(seg string) (string, error) {
+	enc := base64.RawURLEncoding.Strict()
+	var buf [512]byte
+	dst := buf[:]
+	if n := enc.DecodedLen(len(seg)); n > len(buf) {
+		dst = make([]byte, n)
+	}
+	n, err := enc.Decode(dst, []byte(seg))
+	if err != nil {
+		return "", err
+	}
+	return string(dst[:n]), nil
 }
 
 // invalid wraps the cause of a refusal under ErrTokenInvalid, so callers
@@ -197,111 +251,53 @@ func invalid(cause error) error {
 	return fmt.Errorf("%w: %w", tollgate.ErrTokenInvalid, cause)
 }
 
-// keyFor is the jwt.Keyfunc: it refuses header fields it does not
-// understand and looks the key up by kid and alg in the key set, so the
-// token can never choose a key of another type (algorithm confusion).
-func (c *Codec) keyFor(t *jwt.Token) (any, error) {
-	for name := range t.Header {
-		if !allowedHeader[name] {
-			return nil, fmt.Errorf("token: header field %q is not accepted", name)
+var (
+	errHeaderField = errors.New("token: a header field is not accepted (only alg, typ and kid are)")
+	errHeaderTyp   = errors.New("token: typ must be JWT")
+	errHeaderKid   = errors.New("token: kid must be a string")
+	errHeaderAlg   = errors.New("token: alg is missing, not a string or not allowed")
+)
+
+// keyFor chooses the verification key from the header's members: it refuses
+// header fields it does not understand (jwk, jku, x5u, x5c, crit, b64, ...),
+// takes alg only from the configured allow-list, and looks the key up by
+// kid and alg in the key set, so the token can never choose a key of
+// another type (algorithm confusion).
+func (c *Codec) keyFor(header []member) (*Key, error) {
+	var alg, kid string
+	hasAlg := false
+	for _, m := range header {
+		switch m.name {
+		case "alg":
+			s, err := stringValue(m.value)
+			if err != nil {
+				return nil, errHeaderAlg
+			}
+			alg, hasAlg = s, true
+		case "typ":
+			s, err := stringValue(m.value)
+			if err != nil || !strings.EqualFold(s, "JWT") {
+				return nil, errHeaderTyp
+			}
+		case "kid":
+			s, err := stringValue(m.value)
+			if err != nil {
+				return nil, errHeaderKid
+			}
+			kid = s
+		default:
+			return nil, errHeaderField
 		}
 	}
-	if typ, ok := t.Header["typ"]; ok {
-		s, isStr := typ.(string)
-		if !isStr || !strings.EqualFold(s, "JWT") {
-			return nil, errors.New("token: typ must be JWT")
-		}
+	if !hasAlg || !slices.Contains(c.algs, alg) {
+		return nil, errHeaderAlg
 	}
-	kid := ""
-	if v, ok := t.Header["kid"]; ok {
-		s, isStr := v.(string)
-		if !isStr {
-			return nil, errors.New("token: kid must be a string")
-		}
-		kid = s
-	}
-	key, err := c.keys.VerificationKey(kid, t.Method.Alg())
+	key, err := c.keys.VerificationKey(kid, alg)
 	if err != nil {
 		return nil, err
 	}
-	return key.Public, nil
-}
-
-// claims turns verified map claims into tollgate.Claims, refusing missing
-// or mistyped required claims.
-func (c *Codec) claims(m jwt.MapClaims) (*tollgate.Claims, error) {
-	cl := &tollgate.Claims{}
-	tt, ok := m[ClaimTokenType].(string)
-	if !ok || (tt != string(tollgate.AccessToken) && tt != string(tollgate.RefreshToken)) {
-		return nil, tollgate.ErrTokenInvalid
+	if key.Method == nil || key.Method.Alg() != alg {
+		return nil, ErrUnknownKey
 	}
-	cl.Type = tollgate.TokenType(tt)
-	jti, ok := m[ClaimJTI].(string)
-	if !ok || jti == "" || len(jti) > 255 {
-		return nil, tollgate.ErrTokenInvalid
-	}
-	cl.JTI = jti
-	// golang-jwt ignores the range error of a number like 1e999 and turns it
-	// into an infinite date (and a NumericDate far in the past); refuse it
-	// rather than reason about it.
-	for _, name := range [...]string{ClaimExp, "nbf", ClaimIat} {
-		v, present := m[name]
-		if !present {
-			continue
-		}
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, tollgate.ErrTokenInvalid
-		}
-		if f, err := n.Float64(); err != nil || math.IsNaN(f) {
-			return nil, tollgate.ErrTokenInvalid
-		}
-	}
-	exp, err := m.GetExpirationTime()
-	if err != nil || exp == nil {
-		return nil, tollgate.ErrTokenInvalid
-	}
-	cl.ExpiresAt = exp.Time
-	if iat, err := m.GetIssuedAt(); err != nil {
-		return nil, tollgate.ErrTokenInvalid
-	} else if iat != nil {
-		cl.IssuedAt = iat.Time
-	}
-	switch v := m[c.userIDClaim].(type) {
-	case string:
-		cl.UserID = v
-	case json.Number:
-		// SimpleJWT before 5.3 wrote integer ids as numbers.
-		if _, err := strconv.ParseInt(v.String(), 10, 64); err != nil {
-			return nil, tollgate.ErrTokenInvalid
-		}
-		cl.UserID = v.String()
-	default:
-		return nil, tollgate.ErrTokenInvalid
-	}
-	if cl.UserID == "" || len(cl.UserID) > 255 {
-		return nil, tollgate.ErrTokenInvalid
-	}
-	if v, ok := m[ClaimSessionID]; ok {
-		s, isStr := v.(string)
-		if !isStr || len(s) > 255 {
-			return nil, tollgate.ErrTokenInvalid
-		}
-		cl.SessionID = s
-	}
-	if iss, ok := m[ClaimIss].(string); ok {
-		cl.Issuer = iss
-	}
-	if aud, err := m.GetAudience(); err == nil {
-		cl.Audience = aud
-	}
-	for k, v := range m {
-		if !reserved[k] && k != c.userIDClaim {
-			if cl.Extra == nil {
-				cl.Extra = make(map[string]any)
-			}
-			cl.Extra[k] = v
-		}
-	}
-	return cl, nil
+	return key, nil
 }
