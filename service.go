@@ -28,6 +28,11 @@ type Config struct {
 	RefreshGraceWindow time.Duration
 	LoginField         LoginField // username (default) or email
 	UpdateLastLogin    bool
+	// KeepPasswordHashes turns off the transparent upgrade of older hashes
+	// (Django's pbkdf2_sha256, bcrypt_sha256, ...) to argon2id on login:
+	// for running side by side with a Django service on one user table
+	// that must keep verifying them, and for like-for-like benchmarks.
+	KeepPasswordHashes bool
 
 	// Per-account brute-force regulation: after LoginFailureLimit failures
 	// within LoginFailureWindow the login name is locked for LockoutDuration.
@@ -201,7 +206,7 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 			return nil, nil, fmt.Errorf("resetting login failures: %w", err)
 		}
 	}
-	if needsRehash {
+	if needsRehash && !s.cfg.KeepPasswordHashes {
 		if h, err := s.hasher.Hash(password); err == nil {
 			if err := s.store.SetPasswordHash(ctx, u.ID, h, time.Time{}); err != nil {
 				return nil, nil, fmt.Errorf("upgrading password hash: %w", err)
