@@ -114,9 +114,10 @@ func TestObtain_BadCredentialsAreIndistinguishable(t *testing.T) {
 	}
 }
 
-func TestObtain_DjangoHashIsUpgradedToArgon2id(t *testing.T) {
-	e := newEnv(t)
-	const pw = "django-era-password-9"
+// createDjangoUser stores a user whose password hash is Django's
+// pbkdf2_sha256 (at a cheap iteration count), as `users import` would.
+func createDjangoUser(t *testing.T, e *env, username, pw string) (*tollgate.User, string) {
+	t.Helper()
 	e.secret(pw)
 	salt := "Q2xhc3NpY1NhbHQx"
 	key, err := pbkdf2.Key(sha256.New, pw, []byte(salt), 1000, 32)
@@ -124,10 +125,34 @@ func TestObtain_DjangoHashIsUpgradedToArgon2id(t *testing.T) {
 		t.Fatal(err)
 	}
 	djangoHash := "pbkdf2_sha256$1000$" + salt + "$" + base64.StdEncoding.EncodeToString(key)
-	u := &tollgate.User{Username: "dj", PasswordHash: djangoHash, IsActive: true, CreatedAt: start}
+	u := &tollgate.User{Username: username, PasswordHash: djangoHash, IsActive: true, CreatedAt: start}
 	if err := e.store.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
+	return u, djangoHash
+}
+
+func TestObtain_KeepPasswordHashesLeavesDjangoHashAlone(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) { o.svc.KeepPasswordHashes = true })
+	const pw = "django-era-password-9"
+	u, djangoHash := createDjangoUser(t, e, "dj", pw)
+	e.login("dj", pw)
+	got, err := e.store.UserByID(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash != djangoHash {
+		t.Errorf("hash after login = %.20q..., want the Django hash kept", got.PasswordHash)
+	}
+	if n := e.events.count(tollgate.EventPasswordHashUpgraded); n != 0 {
+		t.Errorf("%d %s events, want none", n, tollgate.EventPasswordHashUpgraded)
+	}
+}
+
+func TestObtain_DjangoHashIsUpgradedToArgon2id(t *testing.T) {
+	e := newEnv(t)
+	const pw = "django-era-password-9"
+	u, _ := createDjangoUser(t, e, "dj", pw)
 
 	e.login("dj", pw)
 
