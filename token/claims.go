@@ -202,6 +202,12 @@ func numericDate(raw string, d *jwt.NumericDate) error {
 	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 		return errClaimType
 	}
+	// Integer seconds, as every issuer writes them, skip the float parse;
+	// up to 15 digits they are exact in a float64 too, so both agree.
+	if len(raw) <= 15 && isDigits(raw) {
+		d.Time = time.Unix(smallInt(raw), 0)
+		return nil
+	}
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return errClaimFormat
@@ -209,6 +215,37 @@ func numericDate(raw string, d *jwt.NumericDate) error {
 	sec, frac := math.Modf(f)
 	d.Time = time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)
 	return nil
+}
+
+// isDigits reports whether s is an optional '-' and one or more digits.
+func isDigits(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// smallInt is the value of s, which isDigits accepted and which has at most
+// 15 characters, so it cannot overflow.
+func smallInt(s string) int64 {
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int64(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 // audience reads aud as golang-jwt's MapClaims does: a string, or an array

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"unicode/utf8"
 )
 
 // maxJSONDepth bounds the nesting of a token's header and payload. Tollgate's
@@ -24,19 +23,30 @@ var (
 	errJSONSyntax   = errors.New("token: JSON syntax error")
 )
 
-// checkCharset refuses any byte that is not base64url or the two dots.
-// The standard library's base64 decoder skips CR and LF even in strict mode,
-// so without this check a token with a newline in its signature segment
-// would verify: two different strings, one token.
-func checkCharset(raw string) error {
+// base64URL marks the bytes of the base64url alphabet.
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// checkCharset refuses any byte that is not base64url or a dot, and reports
+// the number of dots. The standard library's base64 decoder skips CR and LF
+// even in strict mode, so without this check a token with a newline in its
+// signature segment would verify: two different strings, one token.
+func checkCharset(raw string) (dots int, err error) {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '.' {
+		if base64URL[c] {
 			continue
 		}
-		return errBadCharset
+		if c != '.' {
+			return dots, errBadCharset
+		}
+		dots++
 	}
-	return nil
+	return dots, nil
 }
 
 // member is one name/value pair of a JSON object: the name unescaped, the
@@ -246,6 +256,16 @@ func (sc *jsonScanner) value(depth int) error {
 	return errJSONSyntax
 }
 
+// plainByte marks the bytes a string may hold as they are: not '"', not
+// '\\', not a control character, and ASCII (other bytes go to unquote,
+// which checks their UTF-8).
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str reads the string whose '"' is at sc.i and returns it with its quotes.
 // Control characters must be escaped and escapes must be JSON's; bytes that
 // are not UTF-8 are left for unquote, as encoding/json does.
@@ -255,6 +275,8 @@ func (sc *jsonScanner) str() (string, error) {
 	for sc.i < len(sc.s) {
 		c := sc.s[sc.i]
 		switch {
+		case plainByte[c]:
+			sc.i++
 		case c == '"':
 			sc.i++
 			return sc.s[start:sc.i], nil
@@ -280,7 +302,7 @@ func (sc *jsonScanner) str() (string, error) {
 			default:
 				return "", errJSONSyntax
 			}
-		default:
+		default: // 0x80 and above
 			sc.i++
 		}
 	}
@@ -344,17 +366,19 @@ func (sc *jsonScanner) literal(lit string) error {
 }
 
 // unquote returns the value of a JSON string given with its quotes, as
-// encoding/json decodes it. Strings without escapes that are valid UTF-8
-// (every name and almost every value) are a substring of their text; the
-// rest go through encoding/json, which replaces bad UTF-8 with U+FFFD.
+// encoding/json decodes it. Strings of plain ASCII without escapes (every
+// name and almost every value) are a substring of their text; the rest go
+// through encoding/json, which also replaces bad UTF-8 with U+FFFD.
 func unquote(raw string) (string, error) {
 	inner := raw[1 : len(raw)-1]
-	if strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
-		return inner, nil
+	for i := 0; i < len(inner); i++ {
+		if !plainByte[inner[i]] {
+			var s string
+			if err := json.Unmarshal([]byte(raw), &s); err != nil {
+				return "", err
+			}
+			return s, nil
+		}
 	}
-	var s string
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return "", err
-	}
-	return s, nil
+	return inner, nil
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -73,6 +74,7 @@ type Codec struct {
 	algs        []string // the allow-list, from the key set at New
 	parser      *jwt.Parser
 	validator   *jwt.Validator
+	headers     headerCache
 }
 
 var _ tollgate.TokenCodec = (*Codec)(nil)
@@ -168,24 +170,25 @@ func (c *Codec) Sign(cl *tollgate.Claims) (string, error) {
 // (one pass that checks duplicates and depth and extracts the claims) and
 // then validated by golang-jwt's Validator.
 func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, error) {
-	if raw == "" || len(raw) > c.maxSize || strings.Count(raw, ".") != 2 {
+	if raw == "" || len(raw) > c.maxSize {
 		return nil, tollgate.ErrTokenInvalid
 	}
-	if err := checkCharset(raw); err != nil {
-		return nil, invalid(err)
+	dots, err := checkCharset(raw)
+	if err != nil {
+		return nil, errCharset
+	}
+	if dots != 2 {
+		return nil, tollgate.ErrTokenInvalid
 	}
 	headerSeg, rest, _ := strings.Cut(raw, ".")
 	payloadSeg, sigSeg, _ := strings.Cut(rest, ".")
-	header, err := decodeSegment(headerSeg)
-	if err != nil {
-		return nil, invalid(err)
+	h, cached := c.headers.get(headerSeg)
+	if !cached {
+		if h, err = readHeader(headerSeg); err != nil {
+			return nil, invalid(err)
+		}
 	}
-	var hm [4]member
-	members, err := scanObject(header, hm[:0])
-	if err != nil {
-		return nil, invalid(err)
-	}
-	key, err := c.keyFor(members)
+	key, err := c.keyFor(h)
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -196,6 +199,9 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if err := key.Method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
 		return nil, invalid(err)
 	}
+	if !cached {
+		c.headers.put(headerSeg, h)
+	}
 
 	// The signature is valid: now the payload.
 	payload, err := decodeSegment(payloadSeg)
@@ -203,7 +209,7 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 		return nil, invalid(err)
 	}
 	var pm [12]member
-	members, err = scanObject(payload, pm[:0])
+	members, err := scanObject(payload, pm[:0])
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -251,53 +257,112 @@ func invalid(cause error) error {
 	return fmt.Errorf("%w: %w", tollgate.ErrTokenInvalid, cause)
 }
 
+// errCharset is the refusal of a token with a byte outside base64url and
+// '.', made once: the check runs on every request.
+var errCharset = invalid(errBadCharset)
+
 var (
-	errHeaderField = errors.New("token: a header field is not accepted (only alg, typ and kid are)")
-	errHeaderTyp   = errors.New("token: typ must be JWT")
-	errHeaderKid   = errors.New("token: kid must be a string")
-	errHeaderAlg   = errors.New("token: alg is missing, not a string or not allowed")
+	errHeaderField   = errors.New("token: a header field is not accepted (only alg, typ and kid are)")
+	errHeaderTyp     = errors.New("token: typ must be JWT")
+	errHeaderKid     = errors.New("token: kid must be a string")
+	errHeaderAlg     = errors.New("token: alg is missing or not a string")
+	errAlgNotAllowed = errors.New("token: alg is not allowed")
 )
 
-// keyFor chooses the verification key from the header's members: it refuses
-// header fields it does not understand (jwk, jku, x5u, x5c, crit, b64, ...),
-// takes alg only from the configured allow-list, and looks the key up by
-// kid and alg in the key set, so the token can never choose a key of
-// another type (algorithm confusion).
-func (c *Codec) keyFor(header []member) (*Key, error) {
-	var alg, kid string
+// jwsHeader is what Tollgate reads from a JOSE header.
+type jwsHeader struct {
+	alg, kid string
+}
+
+// readHeader decodes and checks a header segment: one JSON object (no
+// duplicate names, bounded depth) with only the fields alg, typ and kid, so
+// embedded keys and key URLs (jwk, jku, x5u, x5c), crit and b64 are refused.
+func readHeader(seg string) (jwsHeader, error) {
+	var h jwsHeader
+	text, err := decodeSegment(seg)
+	if err != nil {
+		return h, err
+	}
+	var buf [4]member
+	members, err := scanObject(text, buf[:0])
+	if err != nil {
+		return h, err
+	}
 	hasAlg := false
-	for _, m := range header {
+	for _, m := range members {
 		switch m.name {
 		case "alg":
-			s, err := stringValue(m.value)
-			if err != nil {
-				return nil, errHeaderAlg
+			if h.alg, err = stringValue(m.value); err != nil {
+				return h, errHeaderAlg
 			}
-			alg, hasAlg = s, true
+			hasAlg = true
 		case "typ":
-			s, err := stringValue(m.value)
-			if err != nil || !strings.EqualFold(s, "JWT") {
-				return nil, errHeaderTyp
+			typ, err := stringValue(m.value)
+			if err != nil || !strings.EqualFold(typ, "JWT") {
+				return h, errHeaderTyp
 			}
 		case "kid":
-			s, err := stringValue(m.value)
-			if err != nil {
-				return nil, errHeaderKid
+			if h.kid, err = stringValue(m.value); err != nil {
+				return h, errHeaderKid
 			}
-			kid = s
 		default:
-			return nil, errHeaderField
+			return h, errHeaderField
 		}
 	}
-	if !hasAlg || !slices.Contains(c.algs, alg) {
-		return nil, errHeaderAlg
+	if !hasAlg {
+		return h, errHeaderAlg
 	}
-	key, err := c.keys.VerificationKey(kid, alg)
+	return h, nil
+}
+
+// keyFor chooses the verification key: alg only from the configured
+// allow-list, and the key by kid and alg from the key set, so the token can
+// never choose a key of another type (algorithm confusion).
+func (c *Codec) keyFor(h jwsHeader) (*Key, error) {
+	if !slices.Contains(c.algs, h.alg) {
+		return nil, errAlgNotAllowed
+	}
+	key, err := c.keys.VerificationKey(h.kid, h.alg)
 	if err != nil {
 		return nil, err
 	}
-	if key.Method == nil || key.Method.Alg() != alg {
+	if key.Method == nil || key.Method.Alg() != h.alg {
 		return nil, ErrUnknownKey
 	}
 	return key, nil
+}
+
+// maxCachedHeaders bounds the header cache. A deployment has one header
+// per key (alg and kid), and a few keys at a time.
+const maxCachedHeaders = 16
+
+// headerCache remembers the headers of tokens whose signature verified,
+// by their segment text: every token signed by one key carries the same
+// header, so it is decoded once rather than on every request. Only a token
+// signed by one of our keys adds an entry, so forgeries cannot fill it; when
+// it is full it starts again. Readers never lock: the map is replaced, never
+// changed.
+type headerCache struct {
+	m atomic.Pointer[map[string]jwsHeader]
+}
+
+func (hc *headerCache) get(seg string) (jwsHeader, bool) {
+	m := hc.m.Load()
+	if m == nil {
+		return jwsHeader{}, false
+	}
+	h, ok := (*m)[seg]
+	return h, ok
+}
+
+func (hc *headerCache) put(seg string, h jwsHeader) {
+	old := hc.m.Load()
+	next := make(map[string]jwsHeader, maxCachedHeaders)
+	if old != nil && len(*old) < maxCachedHeaders {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[seg] = h
+	hc.m.Store(&next) // a concurrent put may be lost; it is only a cache
 }
