@@ -71,7 +71,21 @@ type Config struct {
 	SigningKeyFile string
 	// VerifyingKey is the PEM public key of an asymmetric SigningKey; when
 	// empty it is derived from the private key.
-	VerifyingKey    string
+	VerifyingKey string
+	// KeyEncryptionKey (KEK) seals the private keys stored in the database
+	// (asymmetric ALGORITHM without SIGNING_KEY): 32 bytes, hex or base64.
+	// Load fills it from KeyEncryptionKeyFile when that is set.
+	KeyEncryptionKey     Secret
+	KeyEncryptionKeyFile string
+	// KeyRotationInterval is how old the newest stored key may get before
+	// serve rotates by itself; 0 rotates only on `tollgate keys rotate`.
+	KeyRotationInterval time.Duration
+	// KeyReloadInterval is how often serve rereads the stored keys, picking
+	// up rotations and revocations made by the CLI or other instances.
+	KeyReloadInterval time.Duration
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS document; a new
+	// stored key is published for twice this before it signs.
+	JWKSMaxAge      time.Duration
 	Audience        []string
 	Issuer          string
 	Leeway          time.Duration
@@ -126,6 +140,8 @@ func Default() *Config {
 		RotateRefreshTokens:    true,
 		BlacklistAfterRotation: true,
 		Algorithm:              "HS256",
+		KeyReloadInterval:      time.Minute,
+		JWKSMaxAge:             10 * time.Minute,
 		AuthHeaderTypes:        []string{"Bearer"},
 		AuthHeaderName:         "Authorization",
 		UserIDField:            "id",
@@ -247,6 +263,13 @@ var settings = []setting{
 		get: func(c *Config) string { return c.SigningKey.String() }},
 	stringSetting("SIGNING_KEY_FILE", "File holding SIGNING_KEY (trailing newline ignored).", func(c *Config) *string { return &c.SigningKeyFile }),
 	stringSetting("VERIFYING_KEY", "PEM public key for asymmetric algorithms; derived from SIGNING_KEY when empty.", func(c *Config) *string { return &c.VerifyingKey }),
+	{name: "KEY_ENCRYPTION_KEY", secret: true, help: "Key-encryption key sealing the signing keys stored in the database (AES-256-GCM): 32 random bytes, as 64 hex digits or base64 (openssl rand -hex 32). Prefer KEY_ENCRYPTION_KEY_FILE.",
+		set: func(c *Config, v string) error { c.KeyEncryptionKey = Secret(strings.TrimSpace(v)); return nil },
+		get: func(c *Config) string { return c.KeyEncryptionKey.String() }},
+	stringSetting("KEY_ENCRYPTION_KEY_FILE", "File holding KEY_ENCRYPTION_KEY.", func(c *Config) *string { return &c.KeyEncryptionKeyFile }),
+	durationSetting("KEY_ROTATION_INTERVAL", "Stored keys: serve rotates once the newest key is this old; 0 rotates only on tollgate keys rotate.", func(c *Config) *time.Duration { return &c.KeyRotationInterval }),
+	durationSetting("KEY_RELOAD_INTERVAL", "Stored keys: how often serve rereads them, picking up rotations and revocations made elsewhere.", func(c *Config) *time.Duration { return &c.KeyReloadInterval }),
+	durationSetting("JWKS_MAX_AGE", "Cache-Control max-age of /.well-known/jwks.json; a new stored key is published for twice this before it signs.", func(c *Config) *time.Duration { return &c.JWKSMaxAge }),
 	listSetting("AUDIENCE", "aud claim put in tokens and required of them (comma-separated).", func(c *Config) *[]string { return &c.Audience }),
 	stringSetting("ISSUER", "iss claim put in tokens and required of them.", func(c *Config) *string { return &c.Issuer }),
 	durationSetting("LEEWAY", "Clock skew allowed when checking exp.", func(c *Config) *time.Duration { return &c.Leeway }),
@@ -266,7 +289,7 @@ var settings = []setting{
 			}
 			return redactURL(c.DatabaseURL.Value())
 		}},
-	urlSetting("REDIS_URL", "redis://host:port/db for shared rate limits; empty keeps them in memory.", func(c *Config) *Secret { return &c.RedisURL }),
+	urlSetting("REDIS_URL", "redis://host:port/db for rate limits shared by all instances and, with ACCESS_TOKEN_REVOCATION, revocations fanned out to them within a second; empty keeps limits in memory.", func(c *Config) *Secret { return &c.RedisURL }),
 	stringSetting("PREFIX", "URL prefix of the auth API.", func(c *Config) *string { return &c.Prefix }),
 	stringSetting("LOGIN_FIELD", "User field the login name is matched against: username or email.", func(c *Config) *string { return &c.LoginField }),
 	durationSetting("SESSION_MAX_LIFETIME", "Cap on how long rotation can keep one login alive; 0 is no cap.", func(c *Config) *time.Duration { return &c.SessionMaxLifetime }),
@@ -377,6 +400,16 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 			return nil, fmt.Errorf("%sSIGNING_KEY_FILE: %w", EnvPrefix, err)
 		}
 		c.SigningKey = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	if c.KeyEncryptionKeyFile != "" {
+		if c.KeyEncryptionKey != "" {
+			return nil, fmt.Errorf("%sKEY_ENCRYPTION_KEY and %sKEY_ENCRYPTION_KEY_FILE are both set: keep one", EnvPrefix, EnvPrefix)
+		}
+		b, err := os.ReadFile(c.KeyEncryptionKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%sKEY_ENCRYPTION_KEY_FILE: %w", EnvPrefix, err)
+		}
+		c.KeyEncryptionKey = Secret(strings.TrimSpace(string(b)))
 	}
 	return c, nil
 }

@@ -50,6 +50,7 @@ func (c *Config) Validate() error {
 	if IsHMAC(c.Algorithm) && c.VerifyingKey != "" {
 		bad("VERIFYING_KEY", "is for asymmetric algorithms; %s verifies with SIGNING_KEY", c.Algorithm)
 	}
+	c.validateStoredKeys(bad)
 	for _, a := range c.Audience {
 		if strings.TrimSpace(a) == "" {
 			bad("AUDIENCE", "has an empty entry")
