@@ -52,8 +52,21 @@ type Config struct {
 	// none, the socket peer is the client.
 	TrustedProxies []netip.Prefix
 	// AccessRevocation makes the authentication middleware refuse access
-	// tokens of revoked sessions (one store read per request).
+	// tokens of revoked sessions (one store read per request, unless
+	// Revocations caches).
 	AccessRevocation bool
+	// Revocations answers "is this session revoked?" when AccessRevocation
+	// is on; default the Service (a store read per request). A deployment
+	// of several instances gives the Redis fan-out (redis.Revocations), so
+	// each instance learns of another's revocations within a second without
+	// a database read per request.
+	Revocations middleware.RevocationChecker
+	// HeaderName and HeaderTypes say how the server's own authenticated
+	// endpoints (user/, sessions/, logout/all/, password/change/) read the
+	// access token: SimpleJWT's AUTH_HEADER_NAME and AUTH_HEADER_TYPES.
+	// Defaults "Authorization" and ["Bearer"].
+	HeaderName  string
+	HeaderTypes []string
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 	// Ready reports readiness for /readyz; default Service.Store().Ping.
@@ -125,12 +138,17 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	s.loginKey = string(cfg.Service.Config().LoginField)
 
 	mwCfg := middleware.Config{
-		Tokens: cfg.Service.Tokens(),
-		Users:  cfg.Service,
-		Logger: s.logger,
+		Tokens:      cfg.Service.Tokens(),
+		Users:       cfg.Service,
+		HeaderName:  cfg.HeaderName,
+		HeaderTypes: cfg.HeaderTypes,
+		Logger:      s.logger,
 	}
 	if cfg.AccessRevocation {
-		mwCfg.Revocations = cfg.Service
+		mwCfg.Revocations = cfg.Revocations
+		if mwCfg.Revocations == nil {
+			mwCfg.Revocations = cfg.Service
+		}
 	}
 	auth, err := middleware.New(mwCfg)
 	if err != nil {

@@ -26,8 +26,9 @@ func runConfig(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	// The key is checked too, except in dev mode, where checking would
-	// generate it.
-	if !cfg.Dev {
+	// generate it, and for keys stored in the database (serve makes the
+	// first one).
+	if !cfg.Dev && !cfg.StoredKeys() {
 		if _, _, err := cfg.KeySet(rand.Reader); err != nil {
 			return err
 		}

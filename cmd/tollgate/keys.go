@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/keys"
 )
@@ -28,6 +24,9 @@ func runKeys(ctx context.Context, a *app, args []string) error {
 	})
 }
 
+// kekFileHelp documents --kek-file, which every keys subcommand takes.
+const kekFileHelp = "file holding the 32-byte key-encryption key (hex or base64); overrides TOLLGATE_KEY_ENCRYPTION_KEY(_FILE)"
+
 // keysFlags are the flags every keys subcommand shares.
 type keysFlags struct {
 	cfgPath *string
@@ -43,14 +42,19 @@ func (a *app) withKeySet(ctx context.Context, f keysFlags, fn func(*keys.Rotatin
 	if keys.IsHMAC(cfg.Algorithm) {
 		return fmt.Errorf("%sALGORITHM is %s: an HMAC secret comes from SIGNING_KEY; stored, rotating keys are for RS*, PS256, ES* and EdDSA", config.EnvPrefix, cfg.Algorithm)
 	}
+	if !cfg.StoredKeys() {
+		return fmt.Errorf("%sSIGNING_KEY is set, so serve signs with that key and ignores the stored ones; unset it to use stored, rotating keys", config.EnvPrefix)
+	}
+	// --kek-file overrides KEY_ENCRYPTION_KEY(_FILE), e.g. to run one
+	// command on a machine that does not keep the key in its settings.
 	var kek []byte
 	if *f.kekFile != "" {
 		b, err := os.ReadFile(*f.kekFile)
 		if err != nil {
 			return fmt.Errorf("--kek-file: %w", err)
 		}
-		if kek, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil || len(kek) != 32 {
-			return errors.New("--kek-file: must hold 32 bytes, hex-encoded (openssl rand -hex 32)")
+		if kek, err = config.ParseKEK(string(b)); err != nil {
+			return fmt.Errorf("--kek-file: %w", err)
 		}
 	}
 	store, _, err := openStore(ctx, cfg)
@@ -58,14 +62,7 @@ func (a *app) withKeySet(ctx context.Context, f keysFlags, fn func(*keys.Rotatin
 		return err
 	}
 	defer store.Close()
-	ks, ok := store.(tollgate.KeyStore)
-	if !ok {
-		return errors.New("this database does not store signing keys")
-	}
-	set, err := keys.NewRotatingSet(ctx, keys.Options{
-		Store: ks, Algorithm: cfg.Algorithm, KEK: kek,
-		VerifyFor: cfg.RefreshTokenLifetime + cfg.Leeway,
-	})
+	set, err := openRotatingSet(ctx, cfg, store, kek)
 	if err != nil {
 		return err
 	}
@@ -74,7 +71,7 @@ func (a *app) withKeySet(ctx context.Context, f keysFlags, fn func(*keys.Rotatin
 
 func runKeysRotate(ctx context.Context, a *app, args []string) error {
 	fs, cfgPath := a.flagSet("keys rotate", "[--kek-file FILE]")
-	kek := fs.String("kek-file", "", "file holding the 32-byte key-encryption key, hex-encoded")
+	kek := fs.String("kek-file", "", kekFileHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -93,7 +90,7 @@ func runKeysRotate(ctx context.Context, a *app, args []string) error {
 
 func runKeysList(ctx context.Context, a *app, args []string) error {
 	fs, cfgPath := a.flagSet("keys list", "[--kek-file FILE]")
-	kek := fs.String("kek-file", "", "file holding the 32-byte key-encryption key, hex-encoded")
+	kek := fs.String("kek-file", "", kekFileHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,7 +125,7 @@ func runKeysRevoke(ctx context.Context, a *app, args []string) error {
 
 func keysByID(ctx context.Context, a *app, verb string, args []string, fn func(*keys.RotatingSet, string) error) error {
 	fs, cfgPath := a.flagSet("keys "+verb, "[--kek-file FILE] KID")
-	kek := fs.String("kek-file", "", "file holding the 32-byte key-encryption key, hex-encoded")
+	kek := fs.String("kek-file", "", kekFileHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

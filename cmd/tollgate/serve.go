@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -64,21 +63,25 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	keySet, devKey, err := cfg.KeySet(rand.Reader)
-	if err != nil {
-		return err
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	auditSink := audit.NewSink(logger, reg)
+
+	// A key from SIGNING_KEY is checked before the database is touched, so
+	// a missing key fails without leaving a new database file behind.
+	var sign *signing
+	if !cfg.StoredKeys() {
+		if sign, err = newSigning(ctx, cfg, nil, auditSink, logger); err != nil {
+			return err
+		}
 	}
-	if devKey != nil {
-		a.warnDevKey(devKey)
+	if sign != nil && sign.devKey != nil {
+		a.warnDevKey(sign.devKey)
 	}
 	if cfg.Dev {
 		if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
 			fmt.Fprintf(a.stderr, "tollgate: WARNING: dev mode while listening on %s, which is reachable from other machines\n", cfg.Addr)
 		}
-	}
-	codec, err := token.New(cfg.Token(keySet))
-	if err != nil {
-		return err
 	}
 
 	store, db, err := openStore(ctx, cfg)
@@ -86,51 +89,86 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if sign == nil {
+		if sign, err = newSigning(ctx, cfg, store, auditSink, logger); err != nil {
+			return err
+		}
+	}
+	// The codec's algorithm allow-list is fixed here: a stored key set
+	// offers the configured algorithm and those of every stored key.
+	codec, err := token.New(cfg.Token(sign.keys))
+	if err != nil {
+		return err
+	}
 
 	hasher, err := newHasher(cfg)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	events := audit.NewSink(logger, reg)
+
+	var redisClient goredis.UniversalClient
+	if cfg.RedisURL != "" {
+		opts, err := goredis.ParseURL(cfg.RedisURL.Value())
+		if err != nil {
+			return fmt.Errorf("%sREDIS_URL: %w", config.EnvPrefix, err)
+		}
+		client := goredis.NewClient(opts)
+		defer client.Close()
+		redisClient = client
+	}
+
+	// With access-token revocation on and Redis configured, revocations
+	// fan out: the instance that revokes a session publishes it (the
+	// Revocations is one of the service's event sinks), every instance
+	// subscribes, and the middleware answers from a cache, reading the
+	// database only on a miss or while Redis is down.
+	var svc *tollgate.Service
+	var events tollgate.EventSink = auditSink
+	var revocations *tgredis.Revocations
+	if cfg.AccessTokenRevocation && redisClient != nil {
+		source := revocationSource(func(ctx context.Context, sid string) (bool, error) { return svc.SessionRevoked(ctx, sid) })
+		revocations = tgredis.NewRevocations(redisClient, source, tgredis.WithLogger(logger))
+		events = sinks{auditSink, revocations}
+	}
 
 	core := cfg.Core()
 	core.Events = events
-	svc, err := tollgate.NewService(store, codec, hasher, core)
+	svc, err = tollgate.NewService(store, codec, hasher, core)
 	if err != nil {
 		return err
 	}
 
-	loginLimiter, refreshLimiter, closeLimiters, err := newLimiters(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeLimiters()
+	loginLimiter, refreshLimiter := newLimiters(cfg, redisClient, logger)
 
 	// Asymmetric keys are published, so other services can verify tokens
-	// with nothing but the JWKS URL (keys.NewRemoteKeySet).
+	// with nothing but the JWKS URL (keys.NewRemoteKeySet), or the issuer
+	// through the discovery document.
 	extra := map[string]http.Handler{}
-	if !config.IsHMAC(cfg.Algorithm) {
-		k, err := keySet.SigningKey()
-		if err != nil {
-			return err
+	if sign.publisher != nil {
+		extra[keys.JWKSPath] = keys.JWKSHandler(sign.publisher)
+		if iss, jwksURI, ok := discoveryURLs(cfg.Issuer); ok {
+			extra[keys.DiscoveryPath] = keys.DiscoveryHandler(iss, jwksURI, sign.keys.Algorithms(), cfg.JWKSMaxAge)
 		}
-		extra[keys.JWKSPath] = keys.JWKSHandler(keys.NewStaticPublisher(keys.DefaultJWKSMaxAge, k))
 	}
 
-	api, err := tghttp.NewHandler(tghttp.Config{
+	hcfg := tghttp.Config{
 		Service:          svc,
 		Prefix:           cfg.Prefix,
 		LoginLimiter:     loginLimiter,
 		RefreshLimiter:   refreshLimiter,
 		TrustedProxies:   cfg.TrustedProxies,
 		AccessRevocation: cfg.AccessTokenRevocation,
+		HeaderName:       cfg.AuthHeaderName,
+		HeaderTypes:      cfg.AuthHeaderTypes,
 		Metrics:          promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Events:           events,
 		Logger:           logger,
 		Extra:            extra,
-	})
+	}
+	if revocations != nil {
+		hcfg.Revocations = revocations
+	}
+	api, err := tghttp.NewHandler(hcfg)
 	if err != nil {
 		return err
 	}
@@ -165,6 +203,8 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(a.stderr, "tollgate: serving %s://%s%s (database %s)\n", scheme, ln.Addr(), cfg.Prefix, db)
 	logger.Info("serving", "addr", ln.Addr().String(), "tls", tlsOn, "database", db.String(), "dev", cfg.Dev)
 
+	// Background work (flush, key reloads and rotation, revocation
+	// subscription) stops with stopFlush, after the server has drained.
 	var wg sync.WaitGroup
 	flushCtx, stopFlush := context.WithCancel(ctx)
 	defer stopFlush()
@@ -173,6 +213,20 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		go func() {
 			defer wg.Done()
 			flushPeriodically(flushCtx, svc, cfg.FlushInterval, logger)
+		}()
+	}
+	if sign.rotating != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sign.run(flushCtx, cfg, events, logger)
+		}()
+	}
+	if revocations != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = revocations.Run(flushCtx)
 		}()
 	}
 
@@ -242,23 +296,28 @@ func hsts(next http.Handler, maxAge time.Duration) http.Handler {
 
 // newLimiters returns the per-IP limiters of token obtain and refresh: in
 // memory, or shared through Redis (falling back to memory while Redis is
-// down) when REDIS_URL is set.
-func newLimiters(cfg *config.Config, logger *slog.Logger) (login, refresh tollgate.Limiter, closeFn func(), err error) {
+// down) when client is not nil.
+func newLimiters(cfg *config.Config, client goredis.UniversalClient, logger *slog.Logger) (login, refresh tollgate.Limiter) {
 	memLogin := inmem.NewLimiter(cfg.LoginRate.N, cfg.LoginRate.Per)
 	memRefresh := inmem.NewLimiter(cfg.RefreshRate.N, cfg.RefreshRate.Per)
-	if cfg.RedisURL == "" {
-		return memLogin, memRefresh, func() {}, nil
+	if client == nil {
+		return memLogin, memRefresh
 	}
-	opts, err := goredis.ParseURL(cfg.RedisURL.Value())
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%sREDIS_URL: %w", config.EnvPrefix, err)
-	}
-	client := goredis.NewClient(opts)
 	login = tgredis.NewLimiter(client, cfg.LoginRate.N, cfg.LoginRate.Per, memLogin,
 		tgredis.WithKeyPrefix("tollgate:obtain-ip:"), tgredis.WithLogger(logger))
 	refresh = tgredis.NewLimiter(client, cfg.RefreshRate.N, cfg.RefreshRate.Per, memRefresh,
 		tgredis.WithKeyPrefix("tollgate:refresh-ip:"), tgredis.WithLogger(logger))
-	return login, refresh, func() { client.Close() }, nil
+	return login, refresh
+}
+
+// revocationSource adapts a function to redis.RevocationSource; serve
+// passes one that asks the service, which is built after the Revocations
+// (the Revocations is one of the service's event sinks).
+type revocationSource func(ctx context.Context, sessionID string) (bool, error)
+
+// SessionRevoked calls f.
+func (f revocationSource) SessionRevoked(ctx context.Context, sessionID string) (bool, error) {
+	return f(ctx, sessionID)
 }
 
 // flushPeriodically deletes expired sessions every interval until ctx ends,
