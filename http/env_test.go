@@ -107,6 +107,8 @@ type envOptions struct {
 	// hashParams are the argon2id parameters; zero means the insecure,
 	// fast test parameters.
 	hashParams password.Params
+	// keys signs and verifies tokens; nil means HS256 with testKey.
+	keys token.KeySet
 }
 
 type env struct {
@@ -160,9 +162,11 @@ func (e *env) startServer() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	keys, err := token.NewHMACKeySet("HS256", testKey)
-	if err != nil {
-		e.t.Fatal(err)
+	keys := e.opts.keys
+	if keys == nil {
+		if keys, err = token.NewHMACKeySet("HS256", testKey); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	codec, err := token.New(token.Config{Keys: keys, Leeway: e.opts.leeway, Now: e.clock.Now})
 	if err != nil {
