@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -61,6 +62,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 		d.read = d.write
 	} else {
+		created, err := createPrivate(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			// The -wal and -shm files appear when the first connection
+			// sets WAL mode; SQLite gives them the database file's mode,
+			// and we make sure of it once they exist.
+			defer privateSiblings(path)
+		}
 		// synchronous=FULL: a commit (a logout, a revocation) survives a
 		// power cut, not only a crash of the process.
 		d.write, err = openPool(path, 1,
@@ -87,6 +98,33 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// createPrivate creates the database file with mode 0600 when it does not
+// exist, before SQLite would create it with 0644: it holds password hashes.
+// An existing file keeps the mode its owner gave it. It reports whether it
+// created the file. A "file:" URI is left to SQLite.
+func createPrivate(path string) (bool, error) {
+	if strings.HasPrefix(path, "file:") {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: creating %s: %w", path, err)
+	}
+	return true, f.Close()
+}
+
+// privateSiblings makes the -wal and -shm files of a database created by
+// createPrivate private too, if they exist (best effort: SQLite creates
+// them with the database file's mode already).
+func privateSiblings(path string) {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		_ = os.Chmod(path+suffix, 0o600)
+	}
 }
 
 // openPool opens a pool of at most conns connections to path, each set up
