@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/postgres"
 	"github.com/tollgate/tollgate/postgres/pgtest"
+	"github.com/tollgate/tollgate/storetest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -283,4 +284,11 @@ func TestOpen_InvalidURLDoesNotEchoIt(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Open with a broken URL: %v; want an error that does not quote the password", err)
 	}
+}
+
+// TestService runs the core's rules (storetest.RunService) over real
+// PostgreSQL, each case in a fresh schema; it fails when the server is
+// unreachable (pgtest), never skips.
+func TestService(t *testing.T) {
+	storetest.RunService(t, func(t *testing.T) tollgate.Store { return pgtest.Open(t) })
 }

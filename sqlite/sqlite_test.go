@@ -36,3 +36,8 @@ func openTemp(t testing.TB) *sqlite.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestService runs the core's rules (storetest.RunService) over SQLite.
+func TestService(t *testing.T) {
+	storetest.RunService(t, func(t *testing.T) tollgate.Store { return openTemp(t) })
+}
