@@ -130,12 +130,13 @@ func (l *logBuffer) String() string {
 
 var servingLine = regexp.MustCompile(`tollgate: serving (http://\S+?/api/auth/)`)
 
-// startServer starts `tollgate serve --dev` in dir and waits for the line
-// that says where it listens. The process is killed when the test ends.
-func startServer(t *testing.T, bin, dir string) *server {
+// startServer starts `tollgate serve --dev` in dir, with extraEnv added to
+// the newcomer's environment, and waits for the line that says where it
+// listens. The process is killed when the test ends.
+func startServer(t *testing.T, bin, dir string, extraEnv ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--dev")
-	cmd.Dir, cmd.Env = dir, newcomerEnv()
+	cmd.Dir, cmd.Env = dir, append(newcomerEnv(), extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
