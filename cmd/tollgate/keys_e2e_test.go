@@ -149,8 +149,10 @@ func TestStoredKeys_ServeRotateAndRevokeAcrossTheCLI(t *testing.T) {
 
 	srv := startServer(t, bin, dir, env...)
 	root := strings.TrimSuffix(srv.base, "/api/auth/")
-	if fi, err := os.Stat(filepath.Join(dir, "tollgate.db")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("the database file holding password hashes and keys: %v, %v; want mode 0600", fi.Mode().Perm(), err)
+	if fi, err := os.Stat(filepath.Join(dir, "tollgate.db")); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the database file holding password hashes and keys has mode %v; want 0600", fi.Mode().Perm())
 	}
 	if !strings.Contains(srv.logs.String(), "key_rotated") {
 		eventually(t, "a key_rotated event for the first key", 5*time.Second, func() bool {
