@@ -400,6 +400,13 @@ var loginCases = []serviceCase{
 			t.Fatalf("Login while locked: %#v; want %s with RetryAfter %v", err, tollgate.ERateLimited, lockedUntil.Sub(h.clock.Now()))
 		}
 
+		if ev := h.wantEvents(h.events, tollgate.EventRateLimited, "", 1); len(ev) == 1 && (ev[0].Login != "alice" || ev[0].Reason != "account_locked") {
+			t.Errorf("rate_limited event %+v; want login alice, reason account_locked", ev[0])
+		}
+		if n := len(h.events.of(tollgate.EventLoginFailed)); n != failureLimit {
+			t.Errorf("a refused login while locked recorded a login_failed (%d in all, want %d)", n, failureLimit)
+		}
+
 		// A restarted service (same store) still refuses.
 		h.clock.Advance(5 * time.Minute)
 		restarted := h.service(nil)
@@ -1102,6 +1109,28 @@ var crossInstanceCases = []serviceCase{
 		h.wantRevoked(p0.SessionID, tollgate.RevokeReuse)
 		h.wantEvents(h.events, tollgate.EventRefreshTokenReused, p0.SessionID, 1)
 		h.wantEvents(eventsB, tollgate.EventRefreshTokenReused, p0.SessionID, 0)
+	}},
+	{"CrossInstance_GraceReplayOnOtherInstanceGetsSameSuccessor", func(t *testing.T, h *harness) {
+		// B knows the successor only from the session row A wrote: the
+		// row must hold everything the token is made of.
+		grace := func(c *tollgate.Config) { c.RefreshGraceWindow = graceWindow }
+		a, b := h.service(grace), h.service(grace)
+		h.user("alice")
+		p0 := h.login(a, "alice")
+		h.clock.Advance(time.Minute)
+		p1 := h.refresh(a, p0.Refresh)
+		h.clock.Advance(time.Second)
+		if got := h.refresh(b, p0.Refresh); got.Refresh != p1.Refresh {
+			t.Errorf("replay on B inside the window got %q; want A's successor %q", got.Refresh, p1.Refresh)
+		}
+		if _, err := b.Verify(t.Context(), p0.Refresh); err != nil {
+			t.Errorf("Verify on B of the just-rotated token inside the window: %v", err)
+		}
+		h.clock.Advance(graceWindow)
+		if _, err := b.Verify(t.Context(), p0.Refresh); !errors.Is(err, tollgate.ErrTokenBlacklisted) {
+			t.Errorf("Verify on B after the window: %v; want ErrTokenBlacklisted", err)
+		}
+		h.wantLive(p0.SessionID)
 	}},
 	{"CrossInstance_ConcurrentRefreshOnTwoInstancesOneWins", func(t *testing.T, h *harness) {
 		a, b := h.svc, h.service(nil)
