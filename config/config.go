@@ -94,6 +94,9 @@ type Config struct {
 	UserIDField     string
 	UserIDClaim     string
 	UpdateLastLogin bool
+	// KeepPasswordHashes leaves imported (Django) hashes as they are instead
+	// of upgrading them to argon2id on the next login.
+	KeepPasswordHashes bool
 
 	// Tollgate's own.
 	Addr string
@@ -280,6 +283,7 @@ var settings = []setting{
 	stringSetting("USER_ID_FIELD", "User field put in the user id claim (only id is supported).", func(c *Config) *string { return &c.UserIDField }),
 	stringSetting("USER_ID_CLAIM", "Name of the user id claim.", func(c *Config) *string { return &c.UserIDClaim }),
 	boolSetting("UPDATE_LAST_LOGIN", "Record the time of each login on the user.", func(c *Config) *bool { return &c.UpdateLastLogin }),
+	boolSetting("KEEP_PASSWORD_HASHES", "Keep imported Django hashes (pbkdf2_sha256, bcrypt_sha256, ...) instead of upgrading them to argon2id at the next login: for a user table shared with a Django service during a migration.", func(c *Config) *bool { return &c.KeepPasswordHashes }),
 	stringSetting("ADDR", "Address the server listens on.", func(c *Config) *string { return &c.Addr }),
 	{name: "DATABASE_URL", help: "sqlite:///path/to/file.db, a bare file path (SQLite), or postgres://user:pass@host/db. Default: " + DefaultSQLiteFile + " in the working directory.",
 		set: func(c *Config, v string) error { c.DatabaseURL = Secret(strings.TrimSpace(v)); return nil },

@@ -419,11 +419,12 @@ func TestCore_CarriesSettings(t *testing.T) {
 	c := Default()
 	c.LoginField = "email"
 	c.RefreshGraceWindow = 5 * time.Second
+	c.KeepPasswordHashes = true
 	got := c.Core()
 	want := tollgate.Config{
 		AccessTokenLifetime: 15 * time.Minute, RefreshTokenLifetime: 7 * 24 * time.Hour,
 		SessionMaxLifetime: 30 * 24 * time.Hour, RotateRefreshTokens: true, RefreshGraceWindow: 5 * time.Second,
-		LoginField: tollgate.LoginByEmail, UpdateLastLogin: true,
+		LoginField: tollgate.LoginByEmail, UpdateLastLogin: true, KeepPasswordHashes: true,
 		LoginFailureLimit: 10, LoginFailureWindow: 15 * time.Minute, LockoutDuration: 15 * time.Minute,
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -219,6 +219,7 @@ func (c *Config) Core() tollgate.Config {
 		RefreshGraceWindow:   c.RefreshGraceWindow,
 		LoginField:           tollgate.LoginField(c.LoginField),
 		UpdateLastLogin:      c.UpdateLastLogin,
+		KeepPasswordHashes:   c.KeepPasswordHashes,
 		LoginFailureLimit:    c.LoginFailureLimit,
 		LoginFailureWindow:   c.LoginFailureWindow,
 		LockoutDuration:      c.LockoutDuration,
