@@ -32,7 +32,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: ":8081", Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: "127.0.0.1:8081", Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("listening on %s, verifying with %s", srv.Addr, jwksURL)
 	log.Fatal(srv.ListenAndServe())
 }

@@ -3,9 +3,9 @@
 // secret. GET /api/hello answers with the id of the token's user.
 //
 //	export TOLLGATE_SIGNING_KEY='the same secret as the token server (32+ bytes)'
-//	go run ./examples/protected                  # listens on :8081; ADDR=:9000 to change
+//	go run ./examples/protected                  # listens on 127.0.0.1:8081; ADDR=:9000 to change
 //
-//	ACCESS=$(curl -s -d username=alice -d password=... localhost:8080/api/auth/token/ | jq -r .access)
+//	ACCESS=$(curl -s -d username=alice -d password=... 127.0.0.1:8000/api/auth/token/ | jq -r .access)
 //	curl -H "Authorization: Bearer $ACCESS" localhost:8081/api/hello
 //	{"user_id":42}
 //
@@ -32,7 +32,7 @@ func main() {
 	}
 	addr := os.Getenv("ADDR")
 	if addr == "" {
-		addr = ":8081"
+		addr = "127.0.0.1:8081"
 	}
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("listening on %s", addr)
