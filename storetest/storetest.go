@@ -3,6 +3,12 @@
 // It speaks only the tollgate interfaces (no SQL), so a case that fails names
 // a rule the backend breaks, not a detail of how it is built.
 //
+// Three entry points share that constructor: Run (the Store interface
+// itself), RunKeyStore (stored signing keys) and RunService (the core's own
+// rules — login, rotation, reuse detection, grace window, revocation, flush —
+// driven through tollgate.Service over the backend, so the core is tested
+// against every store, not just the one the HTTP tests use).
+//
 // A backend's test calls Run with a constructor of fresh, empty, migrated
 // stores:
 //
