@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/base64"
 	"strconv"
 	"testing"
 	"time"
@@ -65,3 +66,5 @@ func spaces(n int) string {
 	}
 	return string(b)
 }
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -1,12 +1,11 @@
 package token
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -16,287 +15,205 @@ import (
 var (
 	errClaimType   = errors.New("token: a claim has the wrong JSON type")
 	errClaimFormat = errors.New("token: a claim is out of range or too long")
+	errClaimCase   = errors.New("token: a claim name differs from a registered one only in case")
 )
 
 // maxClaimLength bounds jti, the user id and sid, as the stores do.
 const maxClaimLength = 255
 
-// parsedClaims is a verified payload, decoded once into typed fields. It
-// implements jwt.Claims so golang-jwt's Validator checks exp (required,
-// exclusive, with leeway), nbf, iss and aud with its own rules. It embeds
-// the tollgate.Claims that Parse returns, so one allocation holds both.
+// parsedClaims is what golang-jwt decodes a payload into (encoding/json into
+// typed fields: far cheaper than a MapClaims), and what its Validator checks
+// (exp required and exclusive, with leeway; nbf; iss and aud when
+// configured). out is the tollgate.Claims Parse returns, kept in the same
+// allocation; it is unexported, so encoding/json never sees it.
 type parsedClaims struct {
-	tollgate.Claims
+	TokenType string           `json:"token_type"`
+	JTI       string           `json:"jti"`
+	SessionID string           `json:"sid"`
+	Issuer    string           `json:"iss"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	Expires   numericDate      `json:"exp"`
+	NotBefore numericDate      `json:"nbf"`
+	IssuedAt  numericDate      `json:"iat"`
+	// UserID is the default user-id claim, kept as JSON text: a string or
+	// an integer is a user id; with another USER_ID_CLAIM it is only a
+	// custom claim, whatever its type.
+	UserID json.RawMessage `json:"user_id"`
 
-	exp, nbf, iat          jwt.NumericDate
-	hasExp, hasNbf, hasIat bool
-	hasType, hasUserID     bool
-	// issErr and audErr are the type errors golang-jwt's MapClaims would
-	// report for iss and aud; they matter only when the Validator checks
-	// them (an issuer or audience is configured), as before.
-	issErr, audErr error
+	out tollgate.Claims
 }
+
+// structClaims are the JSON names of parsedClaims's fields. encoding/json
+// matches names without regard to case (and folds 'ſ' to 's', 'K' to 'k'),
+// so a payload holding "exp" and "EXP" sets one field twice; such names are
+// refused once the payload is walked.
+var structClaims = [...]string{ClaimTokenType, ClaimJTI, ClaimSessionID, ClaimIss, ClaimAud, ClaimExp, "nbf", ClaimIat, DefaultUserIDClaim}
 
 var _ jwt.Claims = (*parsedClaims)(nil)
 
 // GetExpirationTime implements jwt.Claims.
-func (p *parsedClaims) GetExpirationTime() (*jwt.NumericDate, error) {
-	if !p.hasExp {
-		return nil, nil
-	}
-	return &p.exp, nil
-}
+func (p *parsedClaims) GetExpirationTime() (*jwt.NumericDate, error) { return p.Expires.get(), nil }
 
 // GetNotBefore implements jwt.Claims.
-func (p *parsedClaims) GetNotBefore() (*jwt.NumericDate, error) {
-	if !p.hasNbf {
-		return nil, nil
-	}
-	return &p.nbf, nil
-}
+func (p *parsedClaims) GetNotBefore() (*jwt.NumericDate, error) { return p.NotBefore.get(), nil }
 
 // GetIssuedAt implements jwt.Claims.
-func (p *parsedClaims) GetIssuedAt() (*jwt.NumericDate, error) {
-	if !p.hasIat {
-		return nil, nil
-	}
-	return &p.iat, nil
-}
+func (p *parsedClaims) GetIssuedAt() (*jwt.NumericDate, error) { return p.IssuedAt.get(), nil }
 
 // GetIssuer implements jwt.Claims.
-func (p *parsedClaims) GetIssuer() (string, error) { return p.Issuer, p.issErr }
+func (p *parsedClaims) GetIssuer() (string, error) { return p.Issuer, nil }
 
 // GetSubject implements jwt.Claims; Tollgate neither sets nor checks sub.
 func (p *parsedClaims) GetSubject() (string, error) { return "", nil }
 
 // GetAudience implements jwt.Claims.
-func (p *parsedClaims) GetAudience() (jwt.ClaimStrings, error) { return p.Audience, p.audErr }
+func (p *parsedClaims) GetAudience() (jwt.ClaimStrings, error) { return p.Audience, nil }
 
-// decode fills p from the top-level members of a verified payload. It
-// refuses claims of the wrong JSON type; which claims are required is
-// checked after the Validator (check), so an expired token reports expiry
-// first, as it always has.
-func (p *parsedClaims) decode(members []member, userIDClaim string) error {
-	for _, m := range members {
-		if m.name == userIDClaim {
-			if err := p.decodeUserID(m.value); err != nil {
-				return err
-			}
+// finish completes the claims of a verified, validated token. names are the
+// payload's top-level names, from checkJSON. Only a payload with names the
+// struct does not hold (custom claims, or a non-default user-id claim) is
+// decoded a second time, into a map.
+func (p *parsedClaims) finish(payload []byte, names []string, userIDClaim string) error {
+	needMap := userIDClaim != DefaultUserIDClaim
+	for _, name := range names {
+		if reserved[name] || name == userIDClaim {
 			continue
 		}
-		switch m.name {
-		case ClaimTokenType:
-			s, err := stringValue(m.value)
-			if err != nil {
-				return err
+		for _, known := range structClaims {
+			if name != known && strings.EqualFold(name, known) {
+				return errClaimCase
 			}
-			switch tollgate.TokenType(s) {
-			case tollgate.AccessToken:
-				p.Type = tollgate.AccessToken
-			case tollgate.RefreshToken:
-				p.Type = tollgate.RefreshToken
-			default:
-				return errClaimFormat
-			}
-			p.hasType = true
-		case ClaimJTI:
-			s, err := stringValue(m.value)
-			if err != nil {
-				return err
-			}
-			p.JTI = s
-		case ClaimSessionID:
-			s, err := stringValue(m.value)
-			if err != nil {
-				return err
-			}
-			if len(s) > maxClaimLength {
-				return errClaimFormat
-			}
-			p.SessionID = s
-		case ClaimExp:
-			if err := numericDate(m.value, &p.exp); err != nil {
-				return err
-			}
-			p.hasExp = true
-		case "nbf":
-			if err := numericDate(m.value, &p.nbf); err != nil {
-				return err
-			}
-			p.hasNbf = true
-		case ClaimIat:
-			if err := numericDate(m.value, &p.iat); err != nil {
-				return err
-			}
-			p.hasIat = true
-		case ClaimIss:
-			p.Issuer, p.issErr = stringValue(m.value)
-		case ClaimAud:
-			p.Audience, p.audErr = audience(m.value)
-		case "sub":
-			// Reserved: never a custom claim, and not used.
-		default:
-			v, err := customValue(m.value)
-			if err != nil {
-				return err
-			}
-			if p.Extra == nil {
-				p.Extra = make(map[string]any)
-			}
-			p.Extra[m.name] = v
 		}
+		needMap = true
 	}
-	return nil
-}
-
-// decodeUserID accepts a string, or an integer as SimpleJWT before 5.3
-// wrote integer ids.
-func (p *parsedClaims) decodeUserID(raw string) error {
-	switch {
-	case raw[0] == '"':
-		s, err := unquote(raw)
-		if err != nil {
+	out := &p.out
+	switch tollgate.TokenType(p.TokenType) {
+	case tollgate.AccessToken:
+		out.Type = tollgate.AccessToken
+	case tollgate.RefreshToken:
+		out.Type = tollgate.RefreshToken
+	default:
+		return errClaimFormat
+	}
+	if p.JTI == "" || len(p.JTI) > maxClaimLength || len(p.SessionID) > maxClaimLength {
+		return errClaimFormat
+	}
+	out.JTI = p.JTI
+	out.SessionID = p.SessionID
+	out.Issuer = p.Issuer
+	out.Audience = p.Audience
+	out.ExpiresAt = p.Expires.Time // set: the Validator requires exp
+	if p.IssuedAt.set {
+		out.IssuedAt = p.IssuedAt.Time
+	}
+	var m map[string]any
+	if needMap {
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		dec.UseNumber() // Extra keeps numbers as json.Number, as MapClaims with WithJSONNumber would
+		if err := dec.Decode(&m); err != nil {
 			return err
 		}
-		p.UserID = s
-	case raw[0] == '-' || ('0' <= raw[0] && raw[0] <= '9'):
-		if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
-			return errClaimFormat
-		}
-		p.UserID = raw
-	default:
-		return errClaimType
-	}
-	p.hasUserID = true
-	return nil
-}
-
-// check refuses payloads without the claims every Tollgate token carries.
-func (p *parsedClaims) check() error {
-	if !p.hasType || !p.hasUserID {
-		return errClaimType
-	}
-	if p.JTI == "" || len(p.JTI) > maxClaimLength || p.UserID == "" || len(p.UserID) > maxClaimLength {
-		return errClaimFormat
-	}
-	p.ExpiresAt = p.exp.Time
-	if p.hasIat {
-		p.IssuedAt = p.iat.Time
-	}
-	return nil
-}
-
-// stringValue returns a JSON string value, refusing any other type.
-func stringValue(raw string) (string, error) {
-	if raw[0] != '"' {
-		return "", errClaimType
-	}
-	return unquote(raw)
-}
-
-// numericDate reads a NumericDate as golang-jwt reads a json.Number:
-// seconds, possibly fractional, truncated to jwt.TimePrecision. A number
-// out of float64's range (1e999) is refused rather than read as infinity,
-// which golang-jwt would turn into a date far in the past.
-func numericDate(raw string, d *jwt.NumericDate) error {
-	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-		return errClaimType
-	}
-	// Integer seconds, as every issuer writes them, skip the float parse;
-	// up to 15 digits they are exact in a float64 too, so both agree.
-	if len(raw) <= 15 && isDigits(raw) {
-		d.Time = time.Unix(smallInt(raw), 0)
-		return nil
-	}
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return errClaimFormat
-	}
-	sec, frac := math.Modf(f)
-	d.Time = time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)
-	return nil
-}
-
-// isDigits reports whether s is an optional '-' and one or more digits.
-func isDigits(s string) bool {
-	s = strings.TrimPrefix(s, "-")
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// smallInt is the value of s, which isDigits accepted and which has at most
-// 15 characters, so it cannot overflow.
-func smallInt(s string) int64 {
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		n = n*10 + int64(s[i]-'0')
-	}
-	if neg {
-		return -n
-	}
-	return n
-}
-
-// audience reads aud as golang-jwt's MapClaims does: a string, or an array
-// whose elements must all be strings; any other type is no audience.
-func audience(raw string) (jwt.ClaimStrings, error) {
-	switch raw[0] {
-	case '"':
-		s, err := unquote(raw)
-		if err != nil {
-			return nil, err
-		}
-		return jwt.ClaimStrings{s}, nil
-	case '[':
-		var elems []any
-		if err := json.Unmarshal([]byte(raw), &elems); err != nil {
-			return nil, err
-		}
-		aud := make(jwt.ClaimStrings, 0, len(elems))
-		for _, e := range elems {
-			s, ok := e.(string)
-			if !ok {
-				return nil, errClaimType
+		for name, v := range m {
+			if reserved[name] || name == userIDClaim {
+				continue
 			}
-			aud = append(aud, s)
+			if out.Extra == nil {
+				out.Extra = make(map[string]any)
+			}
+			out.Extra[name] = v
 		}
-		return aud, nil
 	}
-	return nil, nil
+	var err error
+	if userIDClaim == DefaultUserIDClaim {
+		out.UserID, err = userIDFromJSON(p.UserID)
+	} else {
+		out.UserID, err = userIDFromValue(m[userIDClaim])
+	}
+	if err != nil {
+		return err
+	}
+	if out.UserID == "" || len(out.UserID) > maxClaimLength {
+		return errClaimFormat
+	}
+	return nil
 }
 
-// customValue decodes a custom claim as a MapClaims decoded with
-// json.Number would hold it, so Claims.Extra keeps its types: string,
-// json.Number, bool, nil, []any or map[string]any.
-func customValue(raw string) (any, error) {
+// userIDFromJSON reads the default user-id claim: a string, or an integer
+// as SimpleJWT before 5.3 wrote integer ids.
+func userIDFromJSON(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "", errClaimType // absent
+	}
 	switch c := raw[0]; {
 	case c == '"':
-		return unquote(raw)
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+		return s, nil
 	case c == '-' || ('0' <= c && c <= '9'):
-		return json.Number(raw), nil
-	case raw == "true":
-		return true, nil
-	case raw == "false":
-		return false, nil
-	case raw == "null":
-		return nil, nil
+		return integerID(string(raw))
 	}
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+	return "", errClaimType
+}
+
+// userIDFromValue reads a user-id claim decoded with json.Number.
+func userIDFromValue(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return integerID(v.String())
 	}
-	return v, nil
+	return "", errClaimType
+}
+
+// integerID accepts a JSON number that is an int64, as its decimal text.
+func integerID(s string) (string, error) {
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		return "", errClaimFormat
+	}
+	return s, nil
+}
+
+// numericDate is a NumericDate claim decoded by jwt.NumericDate, with
+// three refusals it lacks: a JSON value that is not a number (it reads
+// "1900000000", a string, as a date, and json null would leave the claim
+// silently unset), and a date outside the years 0 to 9999 (1e300 seconds
+// does not fit in a time.Time and comes out as some other date). Infinite
+// values (1e999) jwt.NumericDate refuses itself.
+type numericDate struct {
+	jwt.NumericDate
+	set bool
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z in Unix seconds.
+const maxNumericDate = 253402300799
+
+// minNumericDate is 0000-01-01T00:00:00Z in Unix seconds.
+const minNumericDate = -62167219200
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	// The first byte of a JSON value says its type; only numbers start
+	// with '-' or a digit.
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || '9' < b[0])) {
+		return errClaimType
+	}
+	if err := d.NumericDate.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if s := d.Unix(); s < minNumericDate || s > maxNumericDate {
+		return errClaimFormat
+	}
+	d.set = true
+	return nil
+}
+
+// get returns the date for golang-jwt's Validator, nil when absent.
+func (d *numericDate) get() *jwt.NumericDate {
+	if !d.set {
+		return nil
+	}
+	return &d.NumericDate
 }

@@ -2,15 +2,16 @@
 // github.com/golang-jwt/jwt/v5. It is the only package that touches the JOSE
 // library; everything else sees tollgate.Claims.
 //
-// Parsing is strict by default: the algorithm allow-list comes from the
-// Codec's configuration, never from the token; exp, jti and token_type are
-// required; only the header fields alg, typ and kid are accepted (so embedded
-// jwk/jku/x5u/x5c, crit and b64 are refused); base64 must be canonical; the
-// token size is bounded before any decoding.
+// Parsing is golang-jwt's (jwt.Parser.ParseWithClaims) and strict by default:
+// the algorithm allow-list comes from the Codec's configuration, never from
+// the token; exp, jti and token_type are required; only the header fields
+// alg, typ and kid are accepted (so embedded jwk/jku/x5u/x5c, crit and b64 are
+// refused); base64 must be canonical; the token size and its bytes are
+// checked before any decoding; duplicate JSON names and deep nesting are
+// refused once the signature has verified.
 package token
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -73,7 +74,7 @@ type Codec struct {
 	now         func() time.Time
 	algs        []string // the allow-list, from the key set at New
 	parser      *jwt.Parser
-	validator   *jwt.Validator
+	keyfunc     jwt.Keyfunc // c.keyFor, made once: a method value allocates
 	headers     headerCache
 }
 
@@ -107,6 +108,7 @@ func New(cfg Config) (*Codec, error) {
 	}
 	c.algs = slices.Clone(algs)
 	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(c.algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
 		jwt.WithLeeway(cfg.Leeway),
@@ -119,7 +121,7 @@ func New(cfg Config) (*Codec, error) {
 		opts = append(opts, jwt.WithAudience(c.audience...))
 	}
 	c.parser = jwt.NewParser(opts...)
-	c.validator = jwt.NewValidator(opts...)
+	c.keyfunc = c.keyFor
 	return c, nil
 }
 
@@ -163,12 +165,15 @@ func (c *Codec) Sign(cl *tollgate.Claims) (string, error) {
 
 // Parse verifies raw and returns its claims; want "" accepts either type.
 //
-// The order is the cost of a refusal: the size bound and the charset first,
-// then the small header (its names, alg and kid) to choose the key, then the
-// signature, with golang-jwt's signing method and the key chosen by kid and
-// alg. Only a token that carries a valid signature has its payload decoded
-// (one pass that checks duplicates and depth and extracts the claims) and
-// then validated by golang-jwt's Validator.
+// The order is the cost of a refusal. The size bound and the byte check
+// come first. Then golang-jwt's parser does the JWS: it splits the token,
+// decodes its base64 strictly, decodes the header and the payload (into
+// typed claims: encoding/json into a struct, no map), refuses an algorithm
+// outside the allow-list, asks keyFor for the key (header allow-list, key by
+// kid and alg), verifies the signature and validates exp, nbf, iss and aud.
+// Only then, on a token signed by one of our keys, is the payload (and a
+// header not seen before) walked for duplicate names and depth, and decoded
+// into a map when it carries claims the struct does not hold.
 func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, error) {
 	if raw == "" || len(raw) > c.maxSize {
 		return nil, tollgate.ErrTokenInvalid
@@ -180,74 +185,43 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if dots != 2 {
 		return nil, tollgate.ErrTokenInvalid
 	}
-	headerSeg, rest, _ := strings.Cut(raw, ".")
-	payloadSeg, sigSeg, _ := strings.Cut(rest, ".")
-	h, cached := c.headers.get(headerSeg)
-	if !cached {
-		if h, err = readHeader(headerSeg); err != nil {
-			return nil, invalid(err)
-		}
-	}
-	key, err := c.keyFor(h)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	sig, err := c.parser.DecodeSegment(sigSeg)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	if err := key.Method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
-		return nil, invalid(err)
-	}
-	if !cached {
-		c.headers.put(headerSeg, h)
-	}
-
-	// The signature is valid: now the payload.
-	payload, err := decodeSegment(payloadSeg)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	var pm [12]member
-	members, err := scanObject(payload, pm[:0])
-	if err != nil {
-		return nil, invalid(err)
-	}
 	p := &parsedClaims{}
-	if err := p.decode(members, c.userIDClaim); err != nil {
-		return nil, invalid(err)
-	}
-	if err := c.validator.Validate(p); err != nil {
+	if _, err := c.parser.ParseWithClaims(raw, p, c.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, tollgate.ErrTokenExpired
 		}
 		return nil, invalid(err)
 	}
-	if err := p.check(); err != nil {
+
+	// The signature is valid: now what encoding/json's decoding let pass.
+	headerSeg, rest, _ := strings.Cut(raw, ".")
+	payloadSeg, _, _ := strings.Cut(rest, ".")
+	if !c.headers.has(headerSeg) {
+		header, err := c.parser.DecodeSegment(headerSeg)
+		if err != nil {
+			return nil, invalid(err)
+		}
+		if _, err := checkJSON(header, nil); err != nil {
+			return nil, invalid(err)
+		}
+		c.headers.add(headerSeg)
+	}
+	payload, err := c.parser.DecodeSegment(payloadSeg)
+	if err != nil {
 		return nil, invalid(err)
 	}
-	if want != "" && p.Type != want {
+	var buf [16]string
+	names, err := checkJSON(payload, buf[:0])
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if err := p.finish(payload, names, c.userIDClaim); err != nil {
+		return nil, invalid(err)
+	}
+	if want != "" && p.out.Type != want {
 		return nil, tollgate.ErrWrongTokenType
 	}
-	return &p.Claims, nil
-}
-
-// decodeSegment decodes one base64url segment, strictly (no padding, no
-// non-zero trailing bits), into a string: the values Parse returns are
-// substrings of it, so a payload costs one allocation however many claims
-// it has.
-func decodeSegment(seg string) (string, error) {
-	enc := base64.RawURLEncoding.Strict()
-	var buf [512]byte
-	dst := buf[:]
-	if n := enc.DecodedLen(len(seg)); n > len(buf) {
-		dst = make([]byte, n)
-	}
-	n, err := enc.Decode(dst, []byte(seg))
-	if err != nil {
-		return "", err
-	}
-	return string(dst[:n]), nil
+	return &p.out, nil
 }
 
 // invalid wraps the cause of a refusal under ErrTokenInvalid, so callers
@@ -262,107 +236,81 @@ func invalid(cause error) error {
 var errCharset = invalid(errBadCharset)
 
 var (
-	errHeaderField   = errors.New("token: a header field is not accepted (only alg, typ and kid are)")
-	errHeaderTyp     = errors.New("token: typ must be JWT")
-	errHeaderKid     = errors.New("token: kid must be a string")
-	errHeaderAlg     = errors.New("token: alg is missing or not a string")
-	errAlgNotAllowed = errors.New("token: alg is not allowed")
+	errHeaderField = errors.New("token: a header field is not accepted (only alg, typ and kid are)")
+	errHeaderTyp   = errors.New("token: typ must be JWT")
+	errHeaderKid   = errors.New("token: kid must be a string")
 )
 
-// jwsHeader is what Tollgate reads from a JOSE header.
-type jwsHeader struct {
-	alg, kid string
-}
-
-// readHeader decodes and checks a header segment: one JSON object (no
-// duplicate names, bounded depth) with only the fields alg, typ and kid, so
-// embedded keys and key URLs (jwk, jku, x5u, x5c), crit and b64 are refused.
-func readHeader(seg string) (jwsHeader, error) {
-	var h jwsHeader
-	text, err := decodeSegment(seg)
-	if err != nil {
-		return h, err
-	}
-	var buf [4]member
-	members, err := scanObject(text, buf[:0])
-	if err != nil {
-		return h, err
-	}
-	hasAlg := false
-	for _, m := range members {
-		switch m.name {
-		case "alg":
-			if h.alg, err = stringValue(m.value); err != nil {
-				return h, errHeaderAlg
-			}
-			hasAlg = true
-		case "typ":
-			typ, err := stringValue(m.value)
-			if err != nil || !strings.EqualFold(typ, "JWT") {
-				return h, errHeaderTyp
-			}
-		case "kid":
-			if h.kid, err = stringValue(m.value); err != nil {
-				return h, errHeaderKid
-			}
-		default:
-			return h, errHeaderField
+// keyFor is the jwt.Keyfunc. golang-jwt has already refused an alg outside
+// the allow-list (jwt.WithValidMethods); keyFor refuses header fields other
+// than alg, typ and kid (so embedded keys and key URLs, crit and b64 are
+// never half-understood), then takes the key by kid and alg from the key
+// set, so a token can never choose a key of another type (algorithm
+// confusion). The token is verified with the key's own signing method.
+func (c *Codec) keyFor(t *jwt.Token) (any, error) {
+	for name := range t.Header {
+		if name != "alg" && name != "typ" && name != "kid" {
+			return nil, errHeaderField
 		}
 	}
-	if !hasAlg {
-		return h, errHeaderAlg
+	if v, ok := t.Header["typ"]; ok {
+		typ, isString := v.(string)
+		if !isString || !strings.EqualFold(typ, "JWT") {
+			return nil, errHeaderTyp
+		}
 	}
-	return h, nil
-}
-
-// keyFor chooses the verification key: alg only from the configured
-// allow-list, and the key by kid and alg from the key set, so the token can
-// never choose a key of another type (algorithm confusion).
-func (c *Codec) keyFor(h jwsHeader) (*Key, error) {
-	if !slices.Contains(c.algs, h.alg) {
-		return nil, errAlgNotAllowed
+	kid := ""
+	if v, ok := t.Header["kid"]; ok {
+		s, isString := v.(string)
+		if !isString {
+			return nil, errHeaderKid
+		}
+		kid = s
 	}
-	key, err := c.keys.VerificationKey(h.kid, h.alg)
+	alg := t.Method.Alg()
+	key, err := c.keys.VerificationKey(kid, alg)
 	if err != nil {
 		return nil, err
 	}
-	if key.Method == nil || key.Method.Alg() != h.alg {
+	if key.Method == nil || key.Method.Alg() != alg {
 		return nil, ErrUnknownKey
 	}
-	return key, nil
+	t.Method = key.Method
+	return key.Public, nil
 }
 
 // maxCachedHeaders bounds the header cache. A deployment has one header
 // per key (alg and kid), and a few keys at a time.
 const maxCachedHeaders = 16
 
-// headerCache remembers the headers of tokens whose signature verified,
-// by their segment text: every token signed by one key carries the same
-// header, so it is decoded once rather than on every request. Only a token
-// signed by one of our keys adds an entry, so forgeries cannot fill it; when
-// it is full it starts again. Readers never lock: the map is replaced, never
-// changed.
+// headerCache remembers the header segments of tokens whose signature
+// verified and whose header passed checkJSON: every token signed by one key
+// carries the same header, so its duplicate and depth walk runs once rather
+// than on every request (golang-jwt still decodes it each time). Only a
+// token signed by one of our keys adds an entry, so forgeries cannot fill
+// it; when it is full it starts again. Readers never lock: the map is
+// replaced, never changed.
 type headerCache struct {
-	m atomic.Pointer[map[string]jwsHeader]
+	m atomic.Pointer[map[string]struct{}]
 }
 
-func (hc *headerCache) get(seg string) (jwsHeader, bool) {
+func (hc *headerCache) has(seg string) bool {
 	m := hc.m.Load()
 	if m == nil {
-		return jwsHeader{}, false
+		return false
 	}
-	h, ok := (*m)[seg]
-	return h, ok
+	_, ok := (*m)[seg]
+	return ok
 }
 
-func (hc *headerCache) put(seg string, h jwsHeader) {
+func (hc *headerCache) add(seg string) {
 	old := hc.m.Load()
-	next := make(map[string]jwsHeader, maxCachedHeaders)
+	next := make(map[string]struct{}, maxCachedHeaders)
 	if old != nil && len(*old) < maxCachedHeaders {
-		for k, v := range *old {
-			next[k] = v
+		for k := range *old {
+			next[k] = struct{}{}
 		}
 	}
-	next[seg] = h
-	hc.m.Store(&next) // a concurrent put may be lost; it is only a cache
+	next[seg] = struct{}{}
+	hc.m.Store(&next) // a concurrent add may be lost; it is only a cache
 }

@@ -275,6 +275,12 @@ func Hostile(k Keys, claims map[string]any) []Case {
 	add("duplicate kid", rs(`{"alg":"RS256","typ":"JWT","kid":"x","kid":`+rsKid+`}`, payload))
 	add("duplicate nested key", rs(rsH(""), with(claims, "ctx", `{"role":"user","role":"admin"}`)))
 	add("duplicate key escaped", rs(rsH(""), strings.TrimSuffix(payload, "}")+`,"user\u005fid":"2"}`))
+	// Names that encoding/json folds onto a registered claim (it ignores case
+	// and folds the Kelvin sign to 'k', 'ſ' to 's'): a decoder into a struct
+	// would let the second spelling overwrite the first.
+	add("exp in another case", rs(rsH(""), strings.TrimSuffix(with(claims, "exp", fmt.Sprint(claims["iat"])), "}")+`,"EXP":99999999999}`))
+	add("user_id in another case", rs(rsH(""), strings.TrimSuffix(payload, "}")+`,"User_Id":"2"}`))
+	add("token_type with a Kelvin sign", rs(rsH(""), strings.TrimSuffix(payload, "}")+`,"to\u212Aen_type":"refresh"}`))
 
 	// Oversized and deeply nested, signed with the real key.
 	add("oversized", rs(rsH(""), with(claims, "pad", mustJSON(strings.Repeat("A", 16<<10)))))
