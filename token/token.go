@@ -14,6 +14,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -62,6 +63,10 @@ type Config struct {
 	MaxSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens Parse remembers (see
+	// verifiedCache); 0 means DefaultCacheSize, a negative value turns the
+	// cache off.
+	CacheSize int
 }
 
 // Codec implements tollgate.TokenCodec.
@@ -76,6 +81,8 @@ type Codec struct {
 	parser      *jwt.Parser
 	keyfunc     jwt.Keyfunc // c.keyFor, made once: a method value allocates
 	headers     headerCache
+	leeway      time.Duration
+	cache       *verifiedCache // nil when off
 }
 
 var _ tollgate.TokenCodec = (*Codec)(nil)
@@ -96,6 +103,8 @@ func New(cfg Config) (*Codec, error) {
 		audience:    cfg.Audience,
 		maxSize:     cfg.MaxSize,
 		now:         cfg.Now,
+		leeway:      cfg.Leeway,
+		cache:       newVerifiedCache(cfg.CacheSize),
 	}
 	if c.userIDClaim == "" {
 		c.userIDClaim = DefaultUserIDClaim
@@ -185,8 +194,12 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if dots != 2 {
 		return nil, tollgate.ErrTokenInvalid
 	}
+	if cl, hit, err := c.fromCache(raw, want); hit {
+		return cl, err
+	}
 	p := &parsedClaims{}
-	if _, err := c.parser.ParseWithClaims(raw, p, c.keyfunc); err != nil {
+	tok, err := c.parser.ParseWithClaims(raw, p, c.keyfunc)
+	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, tollgate.ErrTokenExpired
 		}
@@ -218,10 +231,33 @@ func (c *Codec) Parse(raw string, want tollgate.TokenType) (*tollgate.Claims, er
 	if err := p.finish(payload, names, c.userIDClaim); err != nil {
 		return nil, invalid(err)
 	}
+	c.remember(raw, tok, p)
 	if want != "" && p.out.Type != want {
 		return nil, tollgate.ErrWrongTokenType
 	}
 	return &p.out, nil
+}
+
+// remember caches a token that passed every check, with what fromCache
+// needs to re-check it: the key it verified with, exp (in the claims) and
+// nbf.
+func (c *Codec) remember(raw string, tok *jwt.Token, p *parsedClaims) {
+	if c.cache == nil {
+		return
+	}
+	kid, _ := tok.Header["kid"].(string)
+	key, err := c.keys.VerificationKey(kid, tok.Method.Alg())
+	if err != nil {
+		return
+	}
+	v := &verifiedToken{claims: p.out, kid: kid, alg: tok.Method.Alg(), key: key}
+	if nbf := p.NotBefore.get(); nbf != nil {
+		v.notBefore = nbf.Time
+	}
+	if v.claims.Extra != nil {
+		v.claims.Extra = maps.Clone(v.claims.Extra)
+	}
+	c.cache.put(raw, v)
 }
 
 // invalid wraps the cause of a refusal under ErrTokenInvalid, so callers
