@@ -135,8 +135,10 @@ func (s *Sink) Record(ctx context.Context, e tollgate.Event) {
 }
 
 // jwtLike matches a compact JWS/JWE: a base64url JSON header ("eyJ") and
-// further dot-separated base64url parts.
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+// further dot-separated base64url parts. It ignores case: the core
+// lower-cases login names before they reach an event, and a lower-cased
+// token is still a token to whoever reads the log.
+var jwtLike = regexp.MustCompile(`(?i)eyJ[A-Z0-9_-]*\.[A-Z0-9_-]*\.[A-Z0-9_-]*`)
 
 // Redacted replaces anything token-shaped in an event field.
 const Redacted = "[redacted-token]"

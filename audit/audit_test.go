@@ -169,6 +169,13 @@ func TestRecord_RedactsTokenShapedValues(t *testing.T) {
 	if l["login"] != Redacted || l["user_agent"] != "client/1 Bearer "+Redacted {
 		t.Errorf("login = %v, user_agent = %v", l["login"], l["user_agent"])
 	}
+
+	// The core lower-cases login names: a lower-cased token is redacted too.
+	buf.Reset()
+	sink.Record(context.Background(), tollgate.Event{Type: tollgate.EventLoginFailed, Login: "bearer " + strings.ToLower(access)})
+	if out := buf.String(); strings.Contains(out, "eyj") || strings.Contains(out, "c2lnbmf0dxjl") {
+		t.Fatalf("a lower-cased token reached the log: %s", out)
+	}
 	if r := l["reason"].(string); len(r) != maxField {
 		t.Errorf("reason length = %d, want it bounded to %d", len(r), maxField)
 	}

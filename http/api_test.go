@@ -603,10 +603,18 @@ func TestAccessRevocation_RevokedSessionRejectsItsAccessTokens(t *testing.T) {
 				t.Fatal(res.status)
 			}
 			res := e.call(http.MethodGet, "user/", nil, withBearer(access))
+			verify := e.call(http.MethodPost, "token/verify/", map[string]string{"token": access})
 			if on {
 				wantError(t, res, http.StatusUnauthorized, tollgate.ETokenRevoked)
-			} else if res.status != http.StatusOK {
-				t.Errorf("without revocation the access token lives until exp: status %d", res.status)
+				// verify introspects: it must not call the token good either.
+				wantError(t, verify, http.StatusUnauthorized, tollgate.ETokenNotValid)
+			} else {
+				if res.status != http.StatusOK {
+					t.Errorf("without revocation the access token lives until exp: status %d", res.status)
+				}
+				if verify.status != http.StatusOK {
+					t.Errorf("without revocation verify accepts the access token until exp: status %d", verify.status)
+				}
 			}
 		})
 	}

@@ -77,9 +77,24 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.svc.Verify(r.Context(), in["token"]); err != nil {
+	c, err := s.svc.Verify(r.Context(), in["token"])
+	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	// With access revocation on, an access token of a revoked session is
+	// refused here as on every protected resource: clients that use verify
+	// to introspect must get the same answer.
+	if s.revocations != nil && c.Type == tollgate.AccessToken && c.SessionID != "" {
+		revoked, err := s.revocations.SessionRevoked(r.Context(), c.SessionID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if revoked {
+			s.writeError(w, r, tollgate.ErrTokenBlacklisted)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, empty{})
 }

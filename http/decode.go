@@ -156,6 +156,11 @@ func decodeFields(contentType string, body []byte, format bodyFormat, fields []f
 // that a field of the wrong type is reported per field rather than as a
 // parse error of the whole body.
 func parseJSONObject(body []byte) (map[string]json.RawMessage, error) {
+	if len(body) == 0 {
+		// DRF parses an empty body as no data: the fields are then
+		// reported as required, not the body as malformed.
+		return map[string]json.RawMessage{}, nil
+	}
 	if !utf8.Valid(body) {
 		return nil, tollgate.Errorf(middleware.EParseError, "JSON parse error - the body is not valid UTF-8.")
 	}

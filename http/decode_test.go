@@ -82,6 +82,15 @@ func TestDecodeFields_NoContentTypeAndNoBodyReportsMissingFields(t *testing.T) {
 	}
 }
 
+// DRF parses an empty JSON body as no data, so front-ends get the field map.
+func TestDecodeFields_EmptyJSONBodyReportsMissingFields(t *testing.T) {
+	_, err := decodeFields("application/json", []byte{}, jsonOrForm, loginFields)
+	var e *tollgate.Error
+	if !errors.As(err, &e) || e.Code != tollgate.EInvalid || len(e.Fields) != 2 {
+		t.Fatalf("err = %v, want both fields required", err)
+	}
+}
+
 func TestDecodeFields_RejectsBadBodies(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -92,7 +101,7 @@ func TestDecodeFields_RejectsBadBodies(t *testing.T) {
 	}{
 		{"not json", "application/json", `username=a`, jsonOrForm, middleware.EParseError},
 		{"truncated", "application/json", `{"username":"a"`, jsonOrForm, middleware.EParseError},
-		{"empty json body", "application/json", ``, jsonOrForm, middleware.EParseError},
+		{"blank json body", "application/json", "  \n", jsonOrForm, middleware.EParseError},
 		{"array", "application/json", `[{"username":"a"}]`, jsonOrForm, middleware.EParseError},
 		{"string", "application/json", `"a"`, jsonOrForm, middleware.EParseError},
 		{"null", "application/json", `null`, jsonOrForm, middleware.EParseError},

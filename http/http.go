@@ -101,6 +101,9 @@ type server struct {
 	events   tollgate.EventSink
 	ready    func(context.Context) error
 	loginKey string // name of the login field: "username" or "email"
+	// revocations is the checker of access tokens' sessions; nil unless
+	// AccessRevocation is on.
+	revocations middleware.RevocationChecker
 }
 
 // NewHandler returns the auth API as one http.Handler. It fails when the
@@ -150,6 +153,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 			mwCfg.Revocations = cfg.Service
 		}
 	}
+	s.revocations = mwCfg.Revocations
 	auth, err := middleware.New(mwCfg)
 	if err != nil {
 		return nil, fmt.Errorf("http: authentication middleware: %w", err)
