@@ -194,6 +194,19 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 	return h.needsRehash(d)
 }
 
+// Check reports whether encoded is a hash this package can verify: nil for
+// a well-formed hash of a supported algorithm within the work limits (and
+// for an unusable or empty password, which is deliberate), else an error
+// wrapping ErrMalformed, ErrUnsupported or ErrTooCostly. An import uses it
+// to name the users who could never log in with their old password.
+func Check(encoded string) error {
+	if encoded == "" || strings.HasPrefix(encoded, UnusablePrefix) {
+		return nil
+	}
+	_, err := parse(encoded)
+	return err
+}
+
 func (h *Hasher) needsRehash(d decoded) bool {
 	a, isArgon := d.(argon2Hash)
 	if !isArgon || a.variant != argon2id || a.version != argon2.Version {

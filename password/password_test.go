@@ -428,3 +428,21 @@ func BenchmarkVerifyDjangoDefaults(b *testing.B) {
 		})
 	}
 }
+
+func TestCheck_NamesHashesThatCannotBeVerified(t *testing.T) {
+	for _, tc := range []struct {
+		encoded string
+		want    error
+	}{
+		{"", nil},
+		{"!unusable", nil},
+		{"pbkdf2_sha256$1000$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", nil},
+		{"md5$salt$0123456789abcdef0123456789abcdef", ErrUnsupported},
+		{"garbage", ErrMalformed},
+		{"pbkdf2_sha256$99999999999$c2FsdA$aGFzaA==", ErrTooCostly},
+	} {
+		if err := Check(tc.encoded); !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
+			t.Errorf("Check(%q) = %v, want %v", tc.encoded, err, tc.want)
+		}
+	}
+}

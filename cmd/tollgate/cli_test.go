@@ -165,3 +165,46 @@ func TestUsersImport_KeepsIdsAndSkipsExisting(t *testing.T) {
 		t.Errorf("list after import: status %d\n%s", got, stdout)
 	}
 }
+
+// An imported username may hold anything Django's database held; listing it
+// must not hand escape sequences to the administrator's terminal.
+func TestUsersList_QuotesControlCharacters(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "users.json")
+	const body = `[{"model": "auth.user", "pk": 3, "fields": {"password": "!", "last_login": null, "username": "evil\u001b[31mRED",
+ "email": "", "is_staff": false, "is_active": true, "date_joined": "2021-03-04T05:06:07Z"}}]`
+	if err := os.WriteFile(dump, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, stdout, stderr := testApp(t, "", false)
+	if got := a.main(context.Background(), []string{"users", "import", dump}); got != exitOK {
+		t.Fatalf("import: status %d\n%s%s", got, stdout, stderr)
+	}
+	stdout.Reset()
+	if got := a.main(context.Background(), []string{"users", "list"}); got != exitOK {
+		t.Fatalf("list: status %d\n%s", got, stderr)
+	}
+	if out := stdout.String(); strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `"evil\x1b[31mRED"`) {
+		t.Errorf("list printed the raw name or did not quote it:\n%q", out)
+	}
+}
+
+func TestUsersImport_WarnsOfHashesItCannotVerify(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "users.json")
+	const body = `[{"model": "auth.user", "pk": 4, "fields": {"password": "md5$salt$0123456789abcdef0123456789abcdef", "last_login": null,
+ "username": "old", "email": "", "is_staff": false, "is_active": true, "date_joined": "2021-03-04T05:06:07Z"}},
+{"model": "auth.user", "pk": 5, "fields": {"password": "pbkdf2_sha256$1000$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "last_login": null,
+ "username": "new", "email": "", "is_staff": false, "is_active": true, "date_joined": "2021-03-04T05:06:07Z"}}]`
+	if err := os.WriteFile(dump, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, stdout, stderr := testApp(t, "", false)
+	if got := a.main(context.Background(), []string{"users", "import", dump}); got != exitOK {
+		t.Fatalf("import: status %d\n%s%s", got, stdout, stderr)
+	}
+	if !strings.Contains(stderr.String(), "old (id 4)") || strings.Contains(stderr.String(), "new (id 5)") {
+		t.Errorf("warnings should name exactly the md5 user:\n%s", stderr)
+	}
+	if !strings.Contains(stdout.String(), "1 of them have a password hash Tollgate cannot verify") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}

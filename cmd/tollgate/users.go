@@ -9,13 +9,16 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"golang.org/x/term"
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/django"
+	"github.com/tollgate/tollgate/password"
 )
 
 func init() {
@@ -193,10 +196,22 @@ func runUsersList(ctx context.Context, a *app, args []string) error {
 			if !u.LastLogin.IsZero() {
 				last = u.LastLogin.UTC().Format("2006-01-02 15:04:05Z")
 			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, yesNo(u.IsActive), yesNo(u.IsStaff), last)
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, printable(u.Username), printable(u.Email), yesNo(u.IsActive), yesNo(u.IsStaff), last)
 		}
 		return w.Flush()
 	})
+}
+
+// printable quotes a stored name that holds anything but printable
+// characters and plain spaces, so an imported or hostile username cannot
+// send escape sequences to the administrator's terminal.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == '\t' {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }
 
 func yesNo(b bool) string {
@@ -253,7 +268,7 @@ func runUsersImport(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("reading %s: %w", fs.Arg(0), err)
 	}
 	return a.withAdmin(ctx, *cfgPath, func(svc *tollgate.Service) error {
-		created, skipped := 0, 0
+		created, skipped, unverifiable := 0, 0, 0
 		for _, u := range users {
 			err := svc.Store().CreateUser(ctx, u)
 			if errors.Is(err, tollgate.ErrUsernameTaken) {
@@ -265,9 +280,16 @@ func runUsersImport(ctx context.Context, a *app, args []string) error {
 				return fmt.Errorf("importing %q: %w", u.Username, err)
 			}
 			created++
+			if err := password.Check(u.PasswordHash); err != nil {
+				fmt.Fprintf(a.stderr, "warning: %s (id %d): %v; this user cannot log in until the password is reset\n", printable(u.Username), u.ID, err)
+				unverifiable++
+			}
 		}
 		fmt.Fprintf(a.stdout, "imported %d users, skipped %d\n", created, skipped)
-		if created > 0 {
+		if unverifiable > 0 {
+			fmt.Fprintf(a.stdout, "%d of them have a password hash Tollgate cannot verify (see the warnings); the others:\n", unverifiable)
+		}
+		if created > unverifiable {
 			fmt.Fprintln(a.stdout, "their Django passwords keep working, and are upgraded to argon2id at each user's next login")
 		}
 		return nil
