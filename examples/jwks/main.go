@@ -5,21 +5,19 @@
 // which is how it follows Tollgate's key rotations.
 //
 //	TOLLGATE_JWKS_URL=https://auth.example.com/.well-known/jwks.json go run ./examples/jwks
-//	curl -H "Authorization: Bearer $ACCESS" localhost:8081/hello
+//	curl -H "Authorization: Bearer $ACCESS" 127.0.0.1:8082/hello   # ADDR=... to change
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/keys"
+	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/token"
 )
 
@@ -32,14 +30,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: "127.0.0.1:8081", Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8082"
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("listening on %s, verifying with %s", srv.Addr, jwksURL)
 	log.Fatal(srv.ListenAndServe())
 }
 
-// newHandler wires a RemoteKeySet into a token codec and protects /hello.
-// A service using Tollgate's middleware package passes the same codec to
-// it instead of the small authenticate below.
+// newHandler wires a RemoteKeySet into a token codec, and the codec into
+// Tollgate's middleware, which protects /hello.
 func newHandler(jwksURL, issuer string, opts ...keys.RemoteOption) (http.Handler, error) {
 	remote, err := keys.NewRemoteKeySet(jwksURL, opts...)
 	if err != nil {
@@ -56,41 +57,15 @@ func newHandler(jwksURL, issuer string, opts ...keys.RemoteOption) (http.Handler
 	if err != nil {
 		return nil, err
 	}
+	auth, err := middleware.New(middleware.Config{Tokens: codec})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /hello", authenticate(codec, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := r.Context().Value(claimsKey{}).(*tollgate.Claims)
+	mux.Handle("GET /hello", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cl, _ := middleware.ClaimsFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"hello": cl.UserID})
+		_ = json.NewEncoder(w).Encode(map[string]string{"hello": cl.UserID})
 	})))
 	return mux, nil
-}
-
-type claimsKey struct{}
-
-// authenticate accepts a Bearer access token verified by codec.
-func authenticate(codec tollgate.TokenCodec, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			unauthorized(w, "not_authenticated", "Authentication credentials were not provided.")
-			return
-		}
-		cl, err := codec.Parse(raw, tollgate.AccessToken)
-		if err != nil {
-			var e *tollgate.Error
-			if !errors.As(err, &e) {
-				e = tollgate.ErrTokenInvalid
-			}
-			unauthorized(w, e.Code, e.Message)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, cl)))
-	})
-}
-
-func unauthorized(w http.ResponseWriter, code, detail string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	json.NewEncoder(w).Encode(map[string]string{"detail": detail, "code": code})
 }
