@@ -215,15 +215,18 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 			s.events.Record(ctx, Event{Type: EventPasswordHashUpgraded, UserID: u.ID})
 		}
 	}
+	// The last login is recorded by the same transaction that creates the
+	// session: after the hash, a login is one write (one fsync on SQLite).
+	var lastLogin time.Time
 	if s.cfg.UpdateLastLogin {
-		if err := s.store.RecordLogin(ctx, u.ID, now); err != nil {
-			return nil, nil, fmt.Errorf("recording login: %w", err)
-		}
-		u.LastLogin = now
+		lastLogin = now
 	}
-	pair, err := s.OpenSession(ctx, u, info)
+	pair, err := s.openSession(ctx, u, info, lastLogin)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !lastLogin.IsZero() {
+		u.LastLogin = lastLogin
 	}
 	s.events.Record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, SessionID: pair.SessionID, IP: info.IP, UserAgent: info.UserAgent})
 	return pair, u, nil
@@ -232,6 +235,12 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 // OpenSession starts a new session for an already authenticated user (a
 // password login, or a social sign-in) and returns its first token pair.
 func (s *Service) OpenSession(ctx context.Context, u *User, info RequestInfo) (*Pair, error) {
+	return s.openSession(ctx, u, info, time.Time{})
+}
+
+// openSession is OpenSession that also records lastLogin (when non-zero) as
+// the user's last login, in the store's one write that creates the session.
+func (s *Service) openSession(ctx context.Context, u *User, info RequestInfo, lastLogin time.Time) (*Pair, error) {
 	if !u.IsActive {
 		return nil, ErrInvalidCredentials
 	}
@@ -254,14 +263,15 @@ func (s *Service) OpenSession(ctx context.Context, u *User, info RequestInfo) (*
 		sess.AbsoluteExpiresAt = now.Add(s.cfg.SessionMaxLifetime)
 	}
 	sess.ExpiresAt = s.refreshExpiry(now, sess)
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSession(ctx, sess, lastLogin); err != nil {
 		return nil, fmt.Errorf("creating session: %w", err)
 	}
 	return s.mintPair(ctx, u, sess, true)
 }
 
 // refreshExpiry is when a refresh token issued now in sess expires: the
-// refresh lifetime, capped by the session's absolute lifetime.
+// refresh lifetime, capped by the session's absolute lifetime. A login uses
+// it; a rotation leaves the cap to RotateSession, which holds the row.
 func (s *Service) refreshExpiry(now time.Time, sess *Session) time.Time {
 	exp := now.Add(s.cfg.RefreshTokenLifetime)
 	if !sess.AbsoluteExpiresAt.IsZero() && sess.AbsoluteExpiresAt.Before(exp) {
@@ -315,16 +325,21 @@ func (s *Service) mintPair(ctx context.Context, u *User, sess *Session, withRefr
 // (outside the grace window) revokes the whole session and returns
 // ErrTokenReused: either a thief or the victim holds the newer token, and
 // neither can be told apart, so both must log in again.
+//
+// With rotation on, a good refresh is one store call: RotateSession checks
+// the token is current, the session live and its user active, caps the
+// expiry and returns the row and the user. Only when it refuses does
+// Refresh load the session and user to find out why.
 func (s *Service) Refresh(ctx context.Context, raw string, info RequestInfo) (*Pair, error) {
 	c, err := s.tokens.Parse(raw, RefreshToken)
 	if err != nil {
 		return nil, err
 	}
-	sess, u, err := s.liveSession(ctx, c, info)
-	if err != nil {
-		return nil, err
-	}
 	if !s.cfg.RotateRefreshTokens {
+		sess, u, err := s.liveSession(ctx, c, info)
+		if err != nil {
+			return nil, err
+		}
 		if c.JTI != sess.CurrentJTI {
 			return nil, s.reuseDetected(ctx, sess, c, info)
 		}
@@ -334,37 +349,38 @@ func (s *Service) Refresh(ctx context.Context, raw string, info RequestInfo) (*P
 		return s.mintPair(ctx, u, sess, false)
 	}
 
+	uid, err := tokenUserID(c)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now().Truncate(time.Second)
+	newJTI, err := s.randomID()
+	if err != nil {
+		return nil, err
+	}
+	sess, u, err := s.store.RotateSession(ctx, Rotation{
+		SessionID: c.SessionID, UserID: uid, PresentedJTI: c.JTI, NewJTI: newJTI,
+		NewIssuedAt: now, NewExpiresAt: now.Add(s.cfg.RefreshTokenLifetime), Now: now,
+		UserAgent: truncate(info.UserAgent, 512), IP: info.IP,
+	})
+	if err == nil {
+		return s.mintPair(ctx, u, sess, true)
+	}
+	if !errors.Is(err, ErrRotationConflict) {
+		return nil, fmt.Errorf("rotating refresh token: %w", err)
+	}
+	// Refused: the session is gone or revoked, the user gone or inactive,
+	// the token names another user, or it is not the current one (an older
+	// token, or a concurrent refresh won the race). Look to find which.
+	sess, u, err = s.liveSession(ctx, c, info)
+	if err != nil {
+		return nil, err
+	}
 	if c.JTI == sess.CurrentJTI {
-		newJTI, err := s.randomID()
-		if err != nil {
-			return nil, err
-		}
-		r := Rotation{
-			SessionID: sess.ID, PresentedJTI: c.JTI, NewJTI: newJTI,
-			NewIssuedAt: now, NewExpiresAt: s.refreshExpiry(now, sess), Now: now,
-			UserAgent: truncate(info.UserAgent, 512), IP: info.IP,
-		}
-		err = s.store.RotateSession(ctx, r)
-		if err == nil {
-			sess.PreviousJTI, sess.RotatedAt = sess.CurrentJTI, now
-			sess.CurrentJTI, sess.CurrentIssuedAt, sess.ExpiresAt = r.NewJTI, r.NewIssuedAt, r.NewExpiresAt
-			sess.LastUsedAt = now
-			return s.mintPair(ctx, u, sess, true)
-		}
-		if !errors.Is(err, ErrRotationConflict) {
-			return nil, fmt.Errorf("rotating refresh token: %w", err)
-		}
-		// Another refresh with the same token won the race: look again.
-		if sess, err = s.store.Session(ctx, sess.ID); err != nil {
-			if errors.Is(err, ErrSessionNotFound) {
-				return nil, ErrTokenBlacklisted
-			}
-			return nil, fmt.Errorf("reloading session: %w", err)
-		}
-		if sess.Revoked() {
-			return nil, ErrTokenBlacklisted
-		}
+		// Current, live and active now, but not when the statement ran:
+		// the user was deactivated and reactivated in between. That is no
+		// replay, so nothing is revoked; the client may retry.
+		return nil, ErrRotationConflict
 	}
 	if s.inGraceWindow(sess, c.JTI) {
 		return s.mintPair(ctx, u, sess, true)
@@ -382,12 +398,9 @@ func (s *Service) inGraceWindow(sess *Session, jti string) bool {
 // liveSession loads the session and user behind a verified refresh token and
 // refuses revoked sessions and inactive or vanished users.
 func (s *Service) liveSession(ctx context.Context, c *Claims, info RequestInfo) (*Session, *User, error) {
-	if c.SessionID == "" {
-		return nil, nil, ErrTokenInvalid
-	}
-	uid, err := strconv.ParseInt(c.UserID, 10, 64)
+	uid, err := tokenUserID(c)
 	if err != nil {
-		return nil, nil, ErrTokenInvalid
+		return nil, nil, err
 	}
 	sess, err := s.store.Session(ctx, c.SessionID)
 	if errors.Is(err, ErrSessionNotFound) {
@@ -418,6 +431,19 @@ func (s *Service) liveSession(ctx context.Context, c *Claims, info RequestInfo) 
 		return nil, nil, ErrInvalidCredentials
 	}
 	return sess, u, nil
+}
+
+// tokenUserID returns the user id a refresh token names, or ErrTokenInvalid
+// when the token has no session or no numeric user id.
+func tokenUserID(c *Claims) (int64, error) {
+	if c.SessionID == "" {
+		return 0, ErrTokenInvalid
+	}
+	uid, err := strconv.ParseInt(c.UserID, 10, 64)
+	if err != nil {
+		return 0, ErrTokenInvalid
+	}
+	return uid, nil
 }
 
 // goneUserOr returns ErrInvalidCredentials (no_active_account) when the

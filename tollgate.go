@@ -93,17 +93,27 @@ type UserStore interface {
 	// SetPasswordHash stores a new hash. changedAt is zero for a transparent
 	// re-hash (upgrade), and the time of the change for a password change.
 	SetPasswordHash(ctx context.Context, id int64, hash string, changedAt time.Time) error
+	// RecordLogin sets LastLogin alone. A password login does not call it:
+	// it passes the time to CreateSession, so the login is one write.
 	RecordLogin(ctx context.Context, id int64, at time.Time) error
 	DeleteUser(ctx context.Context, id int64) error
 }
 
 // Rotation is one single-use refresh: the presented refresh token (PresentedJTI)
-// is replaced by a new one, if and only if it is still the session's current one.
+// is replaced by a new one, if and only if it is still the session's current one,
+// the session belongs to UserID and that user is active.
 type Rotation struct {
-	SessionID    string
+	SessionID string
+	// UserID is the user the presented token names. The store checks it
+	// against the session and the users table in the same statement, so a
+	// refresh needs no read of either before it.
+	UserID       int64
 	PresentedJTI string
 	NewJTI       string
 	NewIssuedAt  time.Time
+	// NewExpiresAt is the new refresh token's expiry before the session's
+	// absolute cap: the store keeps the earlier of it and the session's
+	// AbsoluteExpiresAt (when set), because only the row knows the cap.
 	NewExpiresAt time.Time
 	Now          time.Time
 	UserAgent    string
@@ -112,15 +122,21 @@ type Rotation struct {
 
 // SessionStore persists sessions. Every method is atomic on its own.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession inserts s; it fails with ErrUserNotFound when s.UserID
+	// does not exist. A non-zero lastLogin also sets that user's LastLogin
+	// in the same transaction (a password login is one write), and neither
+	// change is made unless both are.
+	CreateSession(ctx context.Context, s *Session, lastLogin time.Time) error
 	// Session returns the session or ErrSessionNotFound.
 	Session(ctx context.Context, id string) (*Session, error)
 	// RotateSession replaces the current refresh token in one conditional
-	// write: it succeeds only when r.PresentedJTI is the current jti and the
-	// session is not revoked; otherwise it returns ErrRotationConflict and
-	// changes nothing. Of any number of concurrent calls with the same
-	// PresentedJTI at most one succeeds.
-	RotateSession(ctx context.Context, r Rotation) error
+	// write: it succeeds only when the session exists, r.PresentedJTI is its
+	// current jti, it is not revoked, it belongs to r.UserID and that user
+	// exists and is active. On success it returns the session as updated
+	// (ExpiresAt capped by AbsoluteExpiresAt) and its user; otherwise it
+	// returns ErrRotationConflict and changes nothing. Of any number of
+	// concurrent calls with the same PresentedJTI at most one succeeds.
+	RotateSession(ctx context.Context, r Rotation) (*Session, *User, error)
 	// TouchSession records a use of the session without rotation.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	// RevokeSession marks one session revoked; it reports whether it was live.

@@ -40,7 +40,7 @@ func newSession(t *testing.T, db *postgres.DB, uid int64, id string, expires tim
 		ID: id, UserID: uid, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: expires,
 		CurrentJTI: "jti-" + id, CurrentIssuedAt: t0,
 	}
-	if err := db.CreateSession(ctxT(t), s); err != nil {
+	if err := db.CreateSession(ctxT(t), s, time.Time{}); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	return s
@@ -103,8 +103,8 @@ func TestRotateSession_ConcurrentRefreshesWithOneTokenOnlyOneWins(t *testing.T) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.RotateSession(context.Background(), tollgate.Rotation{
-				SessionID: s.ID, PresentedJTI: s.CurrentJTI, NewJTI: fmt.Sprintf("new-%d", i),
+			_, _, errs[i] = db.RotateSession(context.Background(), tollgate.Rotation{
+				SessionID: s.ID, UserID: u.ID, PresentedJTI: s.CurrentJTI, NewJTI: fmt.Sprintf("new-%d", i),
 				NewIssuedAt: t0.Add(time.Minute), NewExpiresAt: t0.Add(2 * time.Hour), Now: t0.Add(time.Minute),
 			})
 		}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,13 +17,19 @@ import (
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, absolute_expires_at,
 	current_jti, current_issued_at, previous_jti, rotated_at, revoked_at, revoke_reason, user_agent, ip`
 
-// CreateSession inserts a new session (a login).
-func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
+// CreateSession inserts a new session (a login). A non-zero lastLogin sets
+// the user's last login in the same statement (a data-modifying CTE): one
+// round trip and one commit per login, and neither change without the other.
+func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin time.Time) error {
 	_, err := db.pool.Exec(ctx, `
+		WITH login AS (
+			UPDATE users SET last_login = $15 WHERE id = $2 AND $15::timestamptz IS NOT NULL
+		)
 		INSERT INTO sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.AbsoluteExpiresAt),
-		s.CurrentJTI, ts(s.CurrentIssuedAt), s.PreviousJTI, ts(s.RotatedAt), ts(s.RevokedAt), s.RevokeReason, s.UserAgent, s.IP)
+		s.CurrentJTI, ts(s.CurrentIssuedAt), s.PreviousJTI, ts(s.RotatedAt), ts(s.RevokedAt), s.RevokeReason, s.UserAgent, s.IP,
+		ts(lastLogin))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such user
 		return tollgate.ErrUserNotFound
@@ -45,27 +52,39 @@ func (db *DB) Session(ctx context.Context, id string) (*tollgate.Session, error)
 	return s, nil
 }
 
-// RotateSession is the refresh hot path: one UPDATE by primary key whose
-// WHERE clause is the single-use check. PostgreSQL re-evaluates it on the
-// latest row version when a concurrent rotation holds the row lock, so of
-// any number of concurrent calls presenting the same jti exactly one
-// matches; the others affect no row and get ErrRotationConflict. No read
+// RotateSession is the refresh hot path, and the whole of a good refresh's
+// work in the database: one UPDATE by primary key whose WHERE clause is the
+// single-use check, joined to the user to check it is the token's and
+// active, returning the new row and the user. PostgreSQL re-evaluates the
+// WHERE on the latest row version when a concurrent rotation holds the row
+// lock, so of any number of concurrent calls presenting the same jti exactly
+// one matches; the others affect no row and get ErrRotationConflict. No read
 // precedes the write, so there is no read-then-write race to lose.
-func (db *DB) RotateSession(ctx context.Context, r tollgate.Rotation) error {
-	tag, err := db.pool.Exec(ctx, `
-		UPDATE sessions SET
-			previous_jti = current_jti, rotated_at = $4,
-			current_jti = $3, current_issued_at = $5, expires_at = $6,
+//
+// In SET, s.current_jti is the old value (the row before the update); the
+// new expiry is capped at absolute_expires_at (LEAST ignores a NULL cap).
+func (db *DB) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.Session, *tollgate.User, error) {
+	var ss sessionScan
+	var us userScan
+	err := db.pool.QueryRow(ctx, `
+		UPDATE sessions s SET
+			previous_jti = s.current_jti, rotated_at = $4,
+			current_jti = $3, current_issued_at = $5,
+			expires_at = LEAST($6::timestamptz, s.absolute_expires_at),
 			last_used_at = $4, user_agent = $7, ip = $8
-		WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL`,
-		r.SessionID, r.PresentedJTI, r.NewJTI, ts(r.Now), ts(r.NewIssuedAt), ts(r.NewExpiresAt), r.UserAgent, r.IP)
+		FROM users u
+		WHERE s.id = $1 AND s.current_jti = $2 AND s.revoked_at IS NULL AND s.user_id = $9
+			AND u.id = s.user_id AND u.is_active
+		RETURNING `+sessionColumnsOf("s")+`, `+userColumnsOf("u"),
+		r.SessionID, r.PresentedJTI, r.NewJTI, ts(r.Now), ts(r.NewIssuedAt), ts(r.NewExpiresAt), r.UserAgent, r.IP, r.UserID,
+	).Scan(append(ss.dest(), us.dest()...)...)
+	if noRows(err) {
+		return nil, nil, tollgate.ErrRotationConflict
+	}
 	if err != nil {
-		return fmt.Errorf("postgres: rotating session: %w", mapErr(err))
+		return nil, nil, fmt.Errorf("postgres: rotating session: %w", mapErr(err))
 	}
-	if tag.RowsAffected() == 0 {
-		return tollgate.ErrRotationConflict
-	}
-	return nil
+	return ss.session(), us.user(), nil
 }
 
 // TouchSession records a use without rotation.
@@ -166,15 +185,43 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, before time.Time, limit
 	return int(tag.RowsAffected()), nil
 }
 
+// sessionScan holds one session row while it is scanned: its nullable
+// times need pgtype holders before they become time.Time.
+type sessionScan struct {
+	s                                                          tollgate.Session
+	created, lastUsed, expires, absExpires, issued, rot, revok pgtype.Timestamptz
+}
+
+// dest is the scan destinations, in sessionColumns' order.
+func (x *sessionScan) dest() []any {
+	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.lastUsed, &x.expires, &x.absExpires,
+		&x.s.CurrentJTI, &x.issued, &x.s.PreviousJTI, &x.rot, &x.revok, &x.s.RevokeReason, &x.s.UserAgent, &x.s.IP}
+}
+
+func (x *sessionScan) session() *tollgate.Session {
+	s := x.s
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.AbsoluteExpiresAt = tm(x.created), tm(x.lastUsed), tm(x.expires), tm(x.absExpires)
+	s.CurrentIssuedAt, s.RotatedAt, s.RevokedAt = tm(x.issued), tm(x.rot), tm(x.revok)
+	return &s
+}
+
 func scanSession(row pgx.Row) (*tollgate.Session, error) {
-	var s tollgate.Session
-	var created, lastUsed, expires, absExpires, issued, rotated, revoked pgtype.Timestamptz
-	err := row.Scan(&s.ID, &s.UserID, &created, &lastUsed, &expires, &absExpires,
-		&s.CurrentJTI, &issued, &s.PreviousJTI, &rotated, &revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
-	if err != nil {
+	var x sessionScan
+	if err := row.Scan(x.dest()...); err != nil {
 		return nil, err
 	}
-	s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.AbsoluteExpiresAt = tm(created), tm(lastUsed), tm(expires), tm(absExpires)
-	s.CurrentIssuedAt, s.RotatedAt, s.RevokedAt = tm(issued), tm(rotated), tm(revoked)
-	return &s, nil
+	return x.session(), nil
+}
+
+// sessionColumnsOf is sessionColumns qualified by a table alias, for
+// statements that join another table with like-named columns.
+func sessionColumnsOf(alias string) string { return qualify(alias, sessionColumns) }
+
+// qualify prefixes each of a comma-separated list of columns with alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

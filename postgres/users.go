@@ -160,15 +160,33 @@ func (db *DB) updateUser(ctx context.Context, what, query string, args ...any) e
 	return nil
 }
 
+// userScan holds one user row while it is scanned.
+type userScan struct {
+	u                         tollgate.User
+	created, lastLogin, chgAt pgtype.Timestamptz
+}
+
+// dest is the scan destinations, in userColumns' order.
+func (x *userScan) dest() []any {
+	return []any{&x.u.ID, &x.u.Username, &x.u.Email, &x.u.PasswordHash, &x.u.IsActive, &x.u.IsStaff, &x.created, &x.lastLogin, &x.chgAt}
+}
+
+func (x *userScan) user() *tollgate.User {
+	u := x.u
+	u.CreatedAt, u.LastLogin, u.PasswordChangedAt = tm(x.created), tm(x.lastLogin), tm(x.chgAt)
+	return &u
+}
+
 func scanUser(row pgx.Row) (*tollgate.User, error) {
-	var u tollgate.User
-	var created, lastLogin, changed pgtype.Timestamptz
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &created, &lastLogin, &changed); err != nil {
+	var x userScan
+	if err := row.Scan(x.dest()...); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.LastLogin, u.PasswordChangedAt = tm(created), tm(lastLogin), tm(changed)
-	return &u, nil
+	return x.user(), nil
 }
+
+// userColumnsOf is userColumns qualified by a table alias.
+func userColumnsOf(alias string) string { return qualify(alias, userColumns) }
 
 // ts is the column value of t: NULL for the zero time ("never"), else t at
 // second precision, the precision every store keeps.

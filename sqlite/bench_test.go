@@ -14,14 +14,15 @@ import (
 )
 
 // BenchmarkRotateSession measures one refresh-token rotation (the single
-// conditional UPDATE, committed) on a sessions table of 10k and 1M rows, run
+// conditional UPDATE with its user check, and the read of that user, in one
+// committed transaction) on a sessions table of 10k and 1M rows, run
 // one at a time and from parallel goroutines (which queue for the one write
 // connection). It reports p50/p99 latency next to ns/op.
 //
 //	go test -run '^$' -bench RotateSession -benchtime 5000x ./sqlite/
 func BenchmarkRotateSession(b *testing.B) {
 	for _, rows := range []int{10_000, 1_000_000} {
-		db, ids := seedSessions(b, rows)
+		db, uid, ids := seedSessions(b, rows)
 		current := make([]string, rows) // each session's current jti
 		for i := range current {
 			current[i] = "jti-" + ids[i]
@@ -30,8 +31,8 @@ func BenchmarkRotateSession(b *testing.B) {
 		rotate := func(b *testing.B, i int) time.Duration {
 			now := time.Now()
 			jti := fmt.Sprintf("jti-%s-%d", ids[i], now.UnixNano())
-			err := db.RotateSession(context.Background(), tollgate.Rotation{
-				SessionID: ids[i], PresentedJTI: current[i], NewJTI: jti,
+			_, _, err := db.RotateSession(context.Background(), tollgate.Rotation{
+				SessionID: ids[i], UserID: uid, PresentedJTI: current[i], NewJTI: jti,
 				NewIssuedAt: now, NewExpiresAt: now.Add(7 * 24 * time.Hour), Now: now,
 				UserAgent: "bench", IP: "127.0.0.1",
 			})
@@ -87,8 +88,9 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 }
 
 // seedSessions opens a fresh database holding rows live sessions of one
-// user, inserted in one transaction, and returns it with the session ids.
-func seedSessions(b *testing.B, rows int) (*DB, []string) {
+// user, inserted in one transaction, and returns it with the user's id and
+// the session ids.
+func seedSessions(b *testing.B, rows int) (*DB, int64, []string) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
@@ -122,5 +124,5 @@ func seedSessions(b *testing.B, rows int) (*DB, []string) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
-	return db, ids
+	return db, u.ID, ids
 }

@@ -32,9 +32,15 @@ func scanSession(row interface{ Scan(...any) error }) (*tollgate.Session, error)
 }
 
 // CreateSession inserts a session; it fails with ErrUserNotFound when the
-// user does not exist.
-func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
-	_, err := d.write.ExecContext(ctx, `
+// user does not exist. A non-zero lastLogin sets the user's last login in
+// the same transaction: one commit, so one fsync, per login.
+func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin time.Time) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return storeError("creating session", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `
 		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.UserID, unix(s.CreatedAt), unix(s.LastUsedAt), unix(s.ExpiresAt), nullUnix(s.AbsoluteExpiresAt),
 		s.CurrentJTI, unix(s.CurrentIssuedAt), s.PreviousJTI, nullUnix(s.RotatedAt), nullUnix(s.RevokedAt),
@@ -43,6 +49,15 @@ func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session) error {
 		return tollgate.ErrUserNotFound
 	}
 	if err != nil {
+		return storeError("creating session", err)
+	}
+	if !lastLogin.IsZero() {
+		// The insert's foreign key has just proved the user exists.
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login = ? WHERE id = ?`, unix(lastLogin), s.UserID); err != nil {
+			return storeError("recording login", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return storeError("creating session", err)
 	}
 	return nil
@@ -62,27 +77,45 @@ func (d *DB) Session(ctx context.Context, id string) (*tollgate.Session, error) 
 
 // RotateSession replaces the session's current refresh token in one
 // conditional UPDATE: of concurrent calls presenting the same jti, the first
-// changes the row and the rest find the jti no longer current.
-func (d *DB) RotateSession(ctx context.Context, r tollgate.Rotation) error {
-	res, err := d.write.ExecContext(ctx, `
+// changes the row and the rest find the jti no longer current. The same
+// statement checks the session is the token's user's and that user is
+// active, and caps the new expiry at the session's absolute one.
+//
+// SQLite's RETURNING cannot name another table's columns, so the user is
+// read by a second statement in the same write transaction: it is the row
+// the UPDATE's EXISTS saw, and the commit is still the only fsync.
+func (d *DB) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.Session, *tollgate.User, error) {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, storeError("rotating session", err)
+	}
+	defer tx.Rollback()
+	s, err := scanSession(tx.QueryRowContext(ctx, `
 		UPDATE sessions SET
 			previous_jti = current_jti, rotated_at = ?1, last_used_at = ?1,
-			current_jti = ?2, current_issued_at = ?3, expires_at = ?4,
+			current_jti = ?2, current_issued_at = ?3,
+			expires_at = min(?4, coalesce(absolute_expires_at, ?4)),
 			user_agent = ?5, ip = ?6
-		WHERE id = ?7 AND current_jti = ?8 AND revoked_at IS NULL`,
+		WHERE id = ?7 AND current_jti = ?8 AND revoked_at IS NULL AND user_id = ?9
+			AND EXISTS (SELECT 1 FROM users WHERE id = ?9 AND is_active)
+		RETURNING `+sessionColumns,
 		unix(r.Now), r.NewJTI, unix(r.NewIssuedAt), unix(r.NewExpiresAt), r.UserAgent, r.IP,
-		r.SessionID, r.PresentedJTI)
+		r.SessionID, r.PresentedJTI, r.UserID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, tollgate.ErrRotationConflict
+	}
 	if err != nil {
-		return storeError("rotating session", err)
+		return nil, nil, storeError("rotating session", err)
 	}
-	n, err := rowsAffected(res)
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.UserID))
 	if err != nil {
-		return err
+		// The UPDATE has just seen this row in this transaction.
+		return nil, nil, storeError("loading user", err)
 	}
-	if n == 0 {
-		return tollgate.ErrRotationConflict
+	if err := tx.Commit(); err != nil {
+		return nil, nil, storeError("rotating session", err)
 	}
-	return nil
+	return s, u, nil
 }
 
 // TouchSession records a use of the session.

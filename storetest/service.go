@@ -503,6 +503,45 @@ var loginCases = []serviceCase{
 		}
 		h.wantEvents(h.events, tollgate.EventPasswordHashUpgraded, "", 0)
 	}},
+	{"Login_OneWriteAfterTheHash", func(t *testing.T, h *harness) {
+		// The last login is recorded by the write that opens the session,
+		// not a write of its own; the failure count is reset only when
+		// there is one.
+		u := h.user("alice")
+		cs := &callStore{Store: h.store}
+		svc := h.serviceOver(cs, nil)
+		h.clock.Advance(time.Minute)
+		p, _, err := svc.Login(t.Context(), "alice", passwordOf("alice"), info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cs.writes(); fmt.Sprint(got) != "[CreateSession]" {
+			t.Errorf("store writes of a login = %v; want [CreateSession]", got)
+		}
+		sameTime(t, "LastLogin", mustUser(t, h.store, u.ID).LastLogin, h.clock.Now())
+		h.wantLive(p.SessionID)
+
+		_, _, err = svc.Login(t.Context(), "alice", "wrong-password", info)
+		wantErr(t, "wrong password", err, tollgate.ErrInvalidCredentials)
+		cs.reset()
+		h.clock.Advance(time.Minute)
+		h.login(svc, "alice")
+		if got := cs.writes(); fmt.Sprint(got) != "[ResetLoginFailures CreateSession]" {
+			t.Errorf("store writes of a login after a failure = %v; want [ResetLoginFailures CreateSession]", got)
+		}
+		sameTime(t, "LastLogin after the second login", mustUser(t, h.store, u.ID).LastLogin, h.clock.Now())
+	}},
+	{"Login_UpdateLastLogin_OffLeavesLastLogin", func(t *testing.T, h *harness) {
+		u := h.user("alice")
+		svc := h.service(func(c *tollgate.Config) { c.UpdateLastLogin = false })
+		_, got, err := svc.Login(t.Context(), "alice", passwordOf("alice"), info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.LastLogin.IsZero() || !mustUser(t, h.store, u.ID).LastLogin.IsZero() {
+			t.Errorf("LastLogin returned %v, stored %v; want both zero with UpdateLastLogin off", got.LastLogin, mustUser(t, h.store, u.ID).LastLogin)
+		}
+	}},
 	{"Login_ByEmailWhenConfigured", func(t *testing.T, h *harness) {
 		u := h.user("alice")
 		svc := h.service(func(c *tollgate.Config) { c.LoginField = tollgate.LoginByEmail })
@@ -544,6 +583,65 @@ var refreshCases = []serviceCase{
 		// The new token rotates in turn.
 		h.clock.Advance(time.Minute)
 		h.refresh(h.svc, p1.Refresh)
+	}},
+	{"Refresh_HappyPathIsOneStoreCall", func(t *testing.T, h *harness) {
+		// A good refresh with rotation reads nothing before it writes: the
+		// one RotateSession checks and returns all the rest.
+		h.user("alice")
+		cs := &callStore{Store: h.store}
+		svc := h.serviceOver(cs, func(c *tollgate.Config) { c.ClaimsHook = roleHook })
+		p0 := h.login(svc, "alice")
+		h.clock.Advance(time.Minute)
+		cs.reset()
+		p1 := h.refresh(svc, p0.Refresh)
+		if got := cs.all(); fmt.Sprint(got) != "[RotateSession]" {
+			t.Errorf("store calls of a refresh = %v; want [RotateSession]", got)
+		}
+		// The pair is minted from what the store returned: the user for
+		// the claims hook, the row for the refresh token.
+		if role := h.claims(p1.Access).Extra["role"]; role != "user:alice" {
+			t.Errorf("access token role claim %v; want the hook's answer for the returned user", role)
+		}
+		s := h.session(p0.SessionID)
+		if c := h.claims(p1.Refresh); c.JTI != s.CurrentJTI || !c.ExpiresAt.Equal(s.ExpiresAt) || !c.IssuedAt.Equal(s.CurrentIssuedAt) {
+			t.Errorf("refresh token jti %q iat %v exp %v; want the row's %q %v %v", c.JTI, c.IssuedAt, c.ExpiresAt, s.CurrentJTI, s.CurrentIssuedAt, s.ExpiresAt)
+		}
+	}},
+	{"Refresh_TokenNamingAnotherUserIsInvalid", func(t *testing.T, h *harness) {
+		// A validly signed token whose user_id is not the session's (a
+		// minting bug, a key shared with another issuer): refused, and
+		// the session it names is left alone.
+		h.user("alice")
+		bob := h.user("bob")
+		p0 := h.login(h.svc, "alice")
+		c := h.claims(p0.Refresh)
+		c.UserID = fmt.Sprint(bob.ID)
+		forged, err := h.codec.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := h.session(p0.SessionID)
+		h.clock.Advance(time.Minute)
+		_, err = h.svc.Refresh(t.Context(), forged, info)
+		wantErr(t, "refresh token naming another user", err, tollgate.ErrTokenInvalid)
+		equalSession(t, h.session(p0.SessionID), before)
+		h.refresh(h.svc, p0.Refresh)
+	}},
+	{"Refresh_TransientRefusalIsNotReuse", func(t *testing.T, h *harness) {
+		// A rotation refused while the user was briefly inactive, with the
+		// token still current when the service looks: no replay happened,
+		// so the session must survive and the next refresh succeed.
+		h.user("alice")
+		fs := &refusingStore{Store: h.store, refusals: 1}
+		svc := h.serviceOver(fs, nil)
+		p0 := h.login(svc, "alice")
+		h.clock.Advance(time.Minute)
+		_, err := svc.Refresh(t.Context(), p0.Refresh, info)
+		wantErr(t, "refresh refused by a state since gone", err, tollgate.ErrRotationConflict)
+		h.wantLive(p0.SessionID)
+		h.wantEvents(h.events, tollgate.EventRefreshTokenReused, "", 0)
+		h.wantEvents(h.events, tollgate.EventFamilyRevoked, "", 0)
+		h.refresh(svc, p0.Refresh)
 	}},
 	{"Refresh_ReusedTokenRevokesFamily", func(t *testing.T, h *harness) {
 		h.user("alice")
@@ -1016,6 +1114,133 @@ var serviceUserCases = []serviceCase{
 		h.login(h.svc, "alice")
 		wantErr(t, "unknown user", h.svc.SetUserActive(t.Context(), 999999, false), tollgate.ErrUserNotFound)
 	}},
+}
+
+// ---------------------------------------------------------------- call counting
+
+// callStore records the names of the store methods the service calls, so
+// cases can pin how many round trips an operation costs.
+type callStore struct {
+	tollgate.Store
+	mu    sync.Mutex
+	calls []string
+}
+
+func (s *callStore) note(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, name)
+}
+
+func (s *callStore) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// all returns every call since the last reset, in order.
+func (s *callStore) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+// writes returns the calls since the last reset that change the store.
+func (s *callStore) writes() []string {
+	var out []string
+	for _, c := range s.all() {
+		switch c {
+		case "UserByID", "UserByLogin", "Session", "LoginFailures", "ListSessions", "ListUsers":
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *callStore) UserByID(ctx context.Context, id int64) (*tollgate.User, error) {
+	s.note("UserByID")
+	return s.Store.UserByID(ctx, id)
+}
+
+func (s *callStore) UserByLogin(ctx context.Context, field tollgate.LoginField, login string) (*tollgate.User, error) {
+	s.note("UserByLogin")
+	return s.Store.UserByLogin(ctx, field, login)
+}
+
+func (s *callStore) SetPasswordHash(ctx context.Context, id int64, hash string, changedAt time.Time) error {
+	s.note("SetPasswordHash")
+	return s.Store.SetPasswordHash(ctx, id, hash, changedAt)
+}
+
+func (s *callStore) RecordLogin(ctx context.Context, id int64, at time.Time) error {
+	s.note("RecordLogin")
+	return s.Store.RecordLogin(ctx, id, at)
+}
+
+func (s *callStore) CreateSession(ctx context.Context, sess *tollgate.Session, lastLogin time.Time) error {
+	s.note("CreateSession")
+	return s.Store.CreateSession(ctx, sess, lastLogin)
+}
+
+func (s *callStore) Session(ctx context.Context, id string) (*tollgate.Session, error) {
+	s.note("Session")
+	return s.Store.Session(ctx, id)
+}
+
+func (s *callStore) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.Session, *tollgate.User, error) {
+	s.note("RotateSession")
+	return s.Store.RotateSession(ctx, r)
+}
+
+func (s *callStore) TouchSession(ctx context.Context, id string, at time.Time) error {
+	s.note("TouchSession")
+	return s.Store.TouchSession(ctx, id, at)
+}
+
+func (s *callStore) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (bool, error) {
+	s.note("RevokeSession")
+	return s.Store.RevokeSession(ctx, id, at, reason)
+}
+
+func (s *callStore) LoginFailures(ctx context.Context, key string) (tollgate.LoginFailures, error) {
+	s.note("LoginFailures")
+	return s.Store.LoginFailures(ctx, key)
+}
+
+func (s *callStore) RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration, limit int, lockout time.Duration) (tollgate.LoginFailures, error) {
+	s.note("RecordLoginFailure")
+	return s.Store.RecordLoginFailure(ctx, key, now, window, limit, lockout)
+}
+
+func (s *callStore) ResetLoginFailures(ctx context.Context, key string) error {
+	s.note("ResetLoginFailures")
+	return s.Store.ResetLoginFailures(ctx, key)
+}
+
+// refusingStore answers the first refusals rotations with
+// ErrRotationConflict without changing anything, as a store does when the
+// user was inactive at that instant.
+type refusingStore struct {
+	tollgate.Store
+	mu       sync.Mutex
+	refusals int
+}
+
+func (s *refusingStore) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.Session, *tollgate.User, error) {
+	s.mu.Lock()
+	refuse := s.refusals > 0
+	s.refusals--
+	s.mu.Unlock()
+	if refuse {
+		return nil, nil, tollgate.ErrRotationConflict
+	}
+	return s.Store.RotateSession(ctx, r)
+}
+
+// roleHook is a claims hook that names the user it was given.
+func roleHook(_ context.Context, u *tollgate.User) (map[string]any, error) {
+	return map[string]any{"role": "user:" + u.Username}, nil
 }
 
 // ---------------------------------------------------------------- flush

@@ -40,6 +40,11 @@
 //     ExpiresAt equal to now is expired (as DeleteExpiredSessions' "at or
 //     before" says). RevokeSession alone ignores expiry: it reports whether
 //     the session was unrevoked.
+//   - RotateSession caps the new ExpiresAt at AbsoluteExpiresAt itself, and
+//     refuses (ErrRotationConflict, nothing changed) a session of another
+//     user than Rotation.UserID, or of an inactive or deleted user.
+//   - CreateSession with a non-zero lastLogin sets the user's LastLogin
+//     only if the session is created, and the session only with it.
 //   - RotateSession of a missing session is ErrRotationConflict (one
 //     conditional write cannot tell it apart; the service reloads).
 //   - A login-failure window lasts `window` from its first failure: a failure
@@ -469,18 +474,51 @@ var sessionCases = []storeCase{
 		first := createSession(t, s, newSession(u.ID, 1, t0))
 		dup := newSession(u.ID, 1, t0.Add(time.Hour))
 		dup.CurrentJTI = "jti-dup"
-		if err := s.CreateSession(t.Context(), dup); err == nil {
+		if err := s.CreateSession(t.Context(), dup, time.Time{}); err == nil {
 			t.Fatal("CreateSession with a taken id succeeded")
 		}
 		equalSession(t, mustSession(t, s, first.ID), first)
 	}},
-	{"CreateSession_UnknownUserIsNotFound", func(t *testing.T, s tollgate.Store) {
-		err := s.CreateSession(t.Context(), newSession(999, 1, t0))
-		if !errors.Is(err, tollgate.ErrUserNotFound) {
-			t.Fatalf("CreateSession for a missing user: err = %v, want ErrUserNotFound", err)
+	{"CreateSession_LastLoginSetWithTheSession", func(t *testing.T, s tollgate.Store) {
+		u := createUser(t, s, "alice")
+		other := createUser(t, s, "bob")
+		// Zero: the user is left as it was (a social sign-in, or
+		// UpdateLastLogin off).
+		createSession(t, s, newSession(u.ID, 1, t0))
+		equalUser(t, mustUser(t, s, u.ID), u)
+
+		at := t0.Add(time.Hour)
+		sess := newSession(u.ID, 2, at)
+		if err := s.CreateSession(t.Context(), sess, at); err != nil {
+			t.Fatalf("CreateSession with a last login: %v", err)
 		}
-		if _, err := s.Session(t.Context(), sessionID(1)); !errors.Is(err, tollgate.ErrSessionNotFound) {
-			t.Fatalf("Session after a refused create: err = %v, want ErrSessionNotFound", err)
+		equalSession(t, mustSession(t, s, sess.ID), sess)
+		u.LastLogin = at
+		equalUser(t, mustUser(t, s, u.ID), u)
+		equalUser(t, mustUser(t, s, other.ID), other)
+	}},
+	{"CreateSession_RefusedSessionLeavesLastLogin", func(t *testing.T, s tollgate.Store) {
+		// One transaction: a session that cannot be created (its id is
+		// taken) must not leave a login recorded behind it.
+		u := createUser(t, s, "alice")
+		first := createSession(t, s, newSession(u.ID, 1, t0))
+		dup := newSession(u.ID, 1, t0.Add(time.Hour))
+		dup.CurrentJTI = "jti-dup"
+		if err := s.CreateSession(t.Context(), dup, t0.Add(time.Hour)); err == nil {
+			t.Fatal("CreateSession with a taken id succeeded")
+		}
+		equalSession(t, mustSession(t, s, first.ID), first)
+		equalUser(t, mustUser(t, s, u.ID), u) // LastLogin still zero
+	}},
+	{"CreateSession_UnknownUserIsNotFound", func(t *testing.T, s tollgate.Store) {
+		for i, lastLogin := range []time.Time{{}, t0} {
+			err := s.CreateSession(t.Context(), newSession(999, i+1, t0), lastLogin)
+			if !errors.Is(err, tollgate.ErrUserNotFound) {
+				t.Fatalf("CreateSession for a missing user (last login %v): err = %v, want ErrUserNotFound", lastLogin, err)
+			}
+			if _, err := s.Session(t.Context(), sessionID(i+1)); !errors.Is(err, tollgate.ErrSessionNotFound) {
+				t.Fatalf("Session after a refused create: err = %v, want ErrSessionNotFound", err)
+			}
 		}
 	}},
 	{"RotateSession_ReplacesCurrentToken", func(t *testing.T, s tollgate.Store) {
@@ -492,11 +530,12 @@ var sessionCases = []storeCase{
 
 		now := t0.Add(10 * time.Minute)
 		r := tollgate.Rotation{
-			SessionID: sess.ID, PresentedJTI: sess.CurrentJTI, NewJTI: "jti-next",
+			SessionID: sess.ID, UserID: u.ID, PresentedJTI: sess.CurrentJTI, NewJTI: "jti-next",
 			NewIssuedAt: now, NewExpiresAt: now.Add(7 * 24 * time.Hour), Now: now,
 			UserAgent: "curl/8.5", IP: "198.51.100.7",
 		}
-		if err := s.RotateSession(t.Context(), r); err != nil {
+		gotSess, gotUser, err := s.RotateSession(t.Context(), r)
+		if err != nil {
 			t.Fatalf("RotateSession with the current jti: %v", err)
 		}
 		want := *sess
@@ -505,14 +544,17 @@ var sessionCases = []storeCase{
 		want.LastUsedAt, want.UserAgent, want.IP = now, r.UserAgent, r.IP
 		equalSession(t, mustSession(t, s, sess.ID), &want)
 		equalSession(t, mustSession(t, s, other.ID), other)
+		// What it returns is the row as updated, and the session's user.
+		equalSession(t, gotSess, &want)
+		equalUser(t, gotUser, u)
 
 		// The successor rotates in turn.
 		later := now.Add(time.Minute)
 		r2 := tollgate.Rotation{
-			SessionID: sess.ID, PresentedJTI: "jti-next", NewJTI: "jti-after",
+			SessionID: sess.ID, UserID: u.ID, PresentedJTI: "jti-next", NewJTI: "jti-after",
 			NewIssuedAt: later, NewExpiresAt: later.Add(time.Hour), Now: later,
 		}
-		if err := s.RotateSession(t.Context(), r2); err != nil {
+		if _, _, err := s.RotateSession(t.Context(), r2); err != nil {
 			t.Fatalf("RotateSession with the successor: %v", err)
 		}
 		got := mustSession(t, s, sess.ID)
@@ -520,11 +562,104 @@ var sessionCases = []storeCase{
 			t.Fatalf("after two rotations current/previous = %q/%q, want jti-after/jti-next", got.CurrentJTI, got.PreviousJTI)
 		}
 	}},
+	{"RotateSession_ReturnsTheUsersCurrentFields", func(t *testing.T, s tollgate.Store) {
+		// The service mints from what RotateSession returns (the claims
+		// hook sees this user): it must be the stored row, every field.
+		u := &tollgate.User{
+			Username: "grace", Email: "Grace@Example.com", PasswordHash: "argon2$x",
+			IsActive: true, IsStaff: true, CreatedAt: t0.Add(-time.Hour),
+			LastLogin: t0.Add(-time.Minute), PasswordChangedAt: t0.Add(-30 * time.Minute),
+		}
+		if err := s.CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		sess := createSession(t, s, newSession(u.ID, 1, t0))
+		if err := s.SetPasswordHash(t.Context(), u.ID, "argon2$changed", t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		u.PasswordHash, u.PasswordChangedAt = "argon2$changed", t0.Add(time.Second)
+		_, got, err := s.RotateSession(t.Context(), rotation(u.ID, sess.ID, sess.CurrentJTI, "jti-next", t0.Add(time.Minute)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalUser(t, got, u)
+	}},
+	{"RotateSession_CapsExpiryAtAbsoluteLifetime", func(t *testing.T, s tollgate.Store) {
+		u := createUser(t, s, "alice")
+		now := t0.Add(time.Minute)
+		tests := []struct {
+			name           string
+			absolute, want time.Time // want: the stored and returned ExpiresAt
+		}{
+			{"cap before the new expiry", now.Add(30 * time.Minute), now.Add(30 * time.Minute)},
+			{"cap exactly at the new expiry", now.Add(time.Hour), now.Add(time.Hour)},
+			{"cap after the new expiry", now.Add(2 * time.Hour), now.Add(time.Hour)},
+			{"no cap", time.Time{}, now.Add(time.Hour)},
+		}
+		for i, tt := range tests {
+			sess := newSession(u.ID, i+1, t0)
+			sess.AbsoluteExpiresAt = tt.absolute
+			createSession(t, s, sess)
+			r := rotation(u.ID, sess.ID, sess.CurrentJTI, "jti-next", now) // asks for now+1h
+			got, _, err := s.RotateSession(t.Context(), r)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			sameTime(t, tt.name+": returned ExpiresAt", got.ExpiresAt, tt.want)
+			sameTime(t, tt.name+": returned AbsoluteExpiresAt", got.AbsoluteExpiresAt, tt.absolute)
+			sameTime(t, tt.name+": stored ExpiresAt", mustSession(t, s, sess.ID).ExpiresAt, tt.want)
+		}
+	}},
+	{"RotateSession_RefusedUnlessTheTokensUserIsActive", func(t *testing.T, s tollgate.Store) {
+		alice := createUser(t, s, "alice")
+		bob := createUser(t, s, "bob")
+		ivan := createUser(t, s, "ivan")
+		gone := createUser(t, s, "gone")
+		mine := createSession(t, s, newSession(alice.ID, 1, t0))
+		inactive := createSession(t, s, newSession(ivan.ID, 2, t0))
+		deleted := createSession(t, s, newSession(gone.ID, 3, t0))
+		if err := s.SetUserActive(t.Context(), ivan.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(t.Context(), gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(time.Minute)
+		for _, c := range []struct {
+			name string
+			r    tollgate.Rotation
+		}{
+			{"another user's id", rotation(bob.ID, mine.ID, mine.CurrentJTI, "jti-branch", now)},
+			{"a missing user's id", rotation(999, mine.ID, mine.CurrentJTI, "jti-branch", now)},
+			{"an inactive user", rotation(ivan.ID, inactive.ID, inactive.CurrentJTI, "jti-branch", now)},
+			{"a deleted user", rotation(gone.ID, deleted.ID, deleted.CurrentJTI, "jti-branch", now)},
+		} {
+			before := map[string]*tollgate.Session{mine.ID: mustSession(t, s, mine.ID), inactive.ID: mustSession(t, s, inactive.ID)}
+			sess, u, err := s.RotateSession(t.Context(), c.r)
+			if !errors.Is(err, tollgate.ErrRotationConflict) || sess != nil || u != nil {
+				t.Errorf("RotateSession with %s = %v, %v, %v; want nil, nil, ErrRotationConflict", c.name, sess, u, err)
+			}
+			for id, b := range before {
+				equalSession(t, mustSession(t, s, id), b)
+			}
+			if _, err := s.Session(t.Context(), deleted.ID); !errors.Is(err, tollgate.ErrSessionNotFound) {
+				t.Errorf("after RotateSession with %s, the deleted user's session: err = %v, want ErrSessionNotFound", c.name, err)
+			}
+		}
+		// Reactivated, the same rotation goes through: it was the user's
+		// state that refused it.
+		if err := s.SetUserActive(t.Context(), ivan.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.RotateSession(t.Context(), rotation(ivan.ID, inactive.ID, inactive.CurrentJTI, "jti-next", now)); err != nil {
+			t.Fatalf("RotateSession after reactivation: %v", err)
+		}
+	}},
 	{"RotateSession_ConflictChangesNothing", func(t *testing.T, s tollgate.Store) {
 		u := createUser(t, s, "alice")
 		rotated := createSession(t, s, newSession(u.ID, 1, t0))
 		now := t0.Add(time.Minute)
-		if err := s.RotateSession(t.Context(), rotation(rotated.ID, rotated.CurrentJTI, "jti-new", now)); err != nil {
+		if _, _, err := s.RotateSession(t.Context(), rotation(u.ID, rotated.ID, rotated.CurrentJTI, "jti-new", now)); err != nil {
 			t.Fatal(err)
 		}
 		revoked := newSession(u.ID, 2, t0)
@@ -535,15 +670,15 @@ var sessionCases = []storeCase{
 			name string
 			r    tollgate.Rotation
 		}{
-			{"the just-rotated jti", rotation(rotated.ID, rotated.CurrentJTI, "jti-branch", now.Add(time.Second))},
-			{"an unknown jti", rotation(rotated.ID, "jti-unknown", "jti-branch", now.Add(time.Second))},
-			{"an empty jti", rotation(rotated.ID, "", "jti-branch", now.Add(time.Second))},
-			{"a revoked session", rotation(revoked.ID, revoked.CurrentJTI, "jti-branch", now.Add(time.Second))},
-			{"a missing session", rotation(sessionID(9), "jti-x", "jti-branch", now.Add(time.Second))},
+			{"the just-rotated jti", rotation(u.ID, rotated.ID, rotated.CurrentJTI, "jti-branch", now.Add(time.Second))},
+			{"an unknown jti", rotation(u.ID, rotated.ID, "jti-unknown", "jti-branch", now.Add(time.Second))},
+			{"an empty jti", rotation(u.ID, rotated.ID, "", "jti-branch", now.Add(time.Second))},
+			{"a revoked session", rotation(u.ID, revoked.ID, revoked.CurrentJTI, "jti-branch", now.Add(time.Second))},
+			{"a missing session", rotation(u.ID, sessionID(9), "jti-x", "jti-branch", now.Add(time.Second))},
 		} {
 			before := map[string]*tollgate.Session{rotated.ID: mustSession(t, s, rotated.ID), revoked.ID: mustSession(t, s, revoked.ID)}
-			if err := s.RotateSession(t.Context(), c.r); !errors.Is(err, tollgate.ErrRotationConflict) {
-				t.Errorf("RotateSession with %s: err = %v, want ErrRotationConflict", c.name, err)
+			if sess, _, err := s.RotateSession(t.Context(), c.r); !errors.Is(err, tollgate.ErrRotationConflict) || sess != nil {
+				t.Errorf("RotateSession with %s = %v, %v; want nil, ErrRotationConflict", c.name, sess, err)
 			}
 			for id, b := range before {
 				equalSession(t, mustSession(t, s, id), b)
@@ -559,8 +694,11 @@ var sessionCases = []storeCase{
 		presented := sess.CurrentJTI
 		for round := 0; round < 5; round++ {
 			now := t0.Add(time.Duration(round+1) * time.Minute)
+			returned := make([]*tollgate.Session, concurrency)
 			errs := race(concurrency, func(i int) error {
-				return s.RotateSession(context.Background(), rotation(sess.ID, presented, fmt.Sprintf("jti-r%d-g%d", round, i), now))
+				var err error
+				returned[i], _, err = s.RotateSession(context.Background(), rotation(u.ID, sess.ID, presented, fmt.Sprintf("jti-r%d-g%d", round, i), now))
+				return err
 			})
 			winner := -1
 			for i, err := range errs {
@@ -581,6 +719,7 @@ var sessionCases = []storeCase{
 			if got.CurrentJTI != want || got.PreviousJTI != presented {
 				t.Fatalf("round %d: current/previous = %q/%q, want the winner's %q/%q", round, got.CurrentJTI, got.PreviousJTI, want, presented)
 			}
+			equalSession(t, returned[winner], got)
 			presented = want
 		}
 	}},
@@ -593,7 +732,8 @@ var sessionCases = []storeCase{
 		}
 		now := t0.Add(time.Minute)
 		errs := race(concurrency, func(i int) error {
-			return s.RotateSession(context.Background(), rotation(sessions[i].ID, sessions[i].CurrentJTI, fmt.Sprintf("jti-new-%d", i), now))
+			_, _, err := s.RotateSession(context.Background(), rotation(u.ID, sessions[i].ID, sessions[i].CurrentJTI, fmt.Sprintf("jti-new-%d", i), now))
+			return err
 		})
 		for i, err := range errs {
 			if err != nil {
@@ -925,7 +1065,8 @@ var storeCases = []storeCase{
 		checks := map[string]error{"Ping": s.Ping(t.Context())}
 		_, checks["UserByID"] = s.UserByID(t.Context(), u.ID)
 		_, checks["Session"] = s.Session(t.Context(), sessionID(1))
-		checks["RotateSession"] = s.RotateSession(t.Context(), rotation(sessionID(1), "a", "b", t0))
+		_, _, checks["RotateSession"] = s.RotateSession(t.Context(), rotation(u.ID, sessionID(1), "a", "b", t0))
+		checks["CreateSession"] = s.CreateSession(t.Context(), newSession(u.ID, 2, t0), t0)
 		for name, err := range checks {
 			if code := tollgate.ErrorCode(err); code != tollgate.EInternal && code != tollgate.EUnavailable {
 				t.Errorf("%s on a closed store: err = %v (code %q), want an internal or unavailable error", name, err, code)
@@ -993,7 +1134,7 @@ func newSession(userID int64, n int, created time.Time) *tollgate.Session {
 
 func createSession(t *testing.T, s tollgate.Store, sess *tollgate.Session) *tollgate.Session {
 	t.Helper()
-	if err := s.CreateSession(t.Context(), sess); err != nil {
+	if err := s.CreateSession(t.Context(), sess, time.Time{}); err != nil {
 		t.Fatalf("CreateSession(%s): %v", sess.ID, err)
 	}
 	return sess
@@ -1008,10 +1149,11 @@ func mustSession(t *testing.T, s tollgate.Store, id string) *tollgate.Session {
 	return sess
 }
 
-// rotation is a Rotation whose new token is issued now and lives an hour.
-func rotation(sessionID, presented, next string, now time.Time) tollgate.Rotation {
+// rotation is a Rotation of the user's session whose new token is issued
+// now and lives an hour.
+func rotation(userID int64, sessionID, presented, next string, now time.Time) tollgate.Rotation {
 	return tollgate.Rotation{
-		SessionID: sessionID, PresentedJTI: presented, NewJTI: next,
+		SessionID: sessionID, UserID: userID, PresentedJTI: presented, NewJTI: next,
 		NewIssuedAt: now, NewExpiresAt: now.Add(time.Hour), Now: now,
 		UserAgent: "test-agent", IP: "192.0.2.1",
 	}

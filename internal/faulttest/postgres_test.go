@@ -245,7 +245,7 @@ func TestPostgresCut_RefreshInFlightEitherRotatedOrNot(t *testing.T) {
 	for {
 		var waiting int
 		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET%previous_jti = current_jti%'
+			WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions%SET%previous_jti = %current_jti%'
 			AND query NOT LIKE '%pg_stat_activity%'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
@@ -253,6 +253,9 @@ func TestPostgresCut_RefreshInFlightEitherRotatedOrNot(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			// Release the lock first, or the refresh waits on it forever
+			// and the failure shows as a test timeout.
+			tx.Rollback(ctx)
 			t.Fatal("the refresh never reached its UPDATE")
 		}
 		time.Sleep(10 * time.Millisecond)
