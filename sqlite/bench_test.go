@@ -126,3 +126,38 @@ func seedSessions(b *testing.B, rows int) (*DB, int64, []string) {
 	}
 	return db, u.ID, ids
 }
+
+// BenchmarkLoginWrite measures the store side of a password login after the
+// hash: the session insert with the last login recorded in its transaction
+// (one commit, one fsync), beside the two separate writes a login made
+// before (RecordLogin, then CreateSession: two commits).
+//
+//	go test -run '^$' -bench LoginWrite -benchtime 1s ./sqlite/
+func BenchmarkLoginWrite(b *testing.B) {
+	ctx := context.Background()
+	for _, mode := range []string{"one-transaction", "two-writes"} {
+		b.Run(mode, func(b *testing.B) {
+			db, uid, _ := seedSessions(b, 1)
+			lat := make([]time.Duration, 0, b.N)
+			for n := 0; b.Loop(); n++ {
+				now := time.Now()
+				s := &tollgate.Session{
+					ID: fmt.Sprintf("login-%032x", n), UserID: uid, CreatedAt: now, LastUsedAt: now,
+					ExpiresAt: now.Add(7 * 24 * time.Hour), CurrentJTI: fmt.Sprintf("jti-login-%d", n), CurrentIssuedAt: now,
+					UserAgent: "bench", IP: "127.0.0.1",
+				}
+				var err error
+				if mode == "one-transaction" {
+					err = db.CreateSession(ctx, s, now)
+				} else if err = db.RecordLogin(ctx, uid, now); err == nil {
+					err = db.CreateSession(ctx, s, time.Time{})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(now))
+			}
+			reportPercentiles(b, lat)
+		})
+	}
+}

@@ -31,6 +31,11 @@ func scanSession(row interface{ Scan(...any) error }) (*tollgate.Session, error)
 	return &s, nil
 }
 
+const createSessionQuery = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// recordLoginQuery is RecordLogin's statement, which CreateSession runs too.
+const recordLoginQuery = `UPDATE users SET last_login = ? WHERE id = ?`
+
 // CreateSession inserts a session; it fails with ErrUserNotFound when the
 // user does not exist. A non-zero lastLogin sets the user's last login in
 // the same transaction: one commit, so one fsync, per login.
@@ -40,8 +45,7 @@ func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin t
 		return storeError("creating session", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.StmtContext(ctx, d.hot.createSession).ExecContext(ctx,
 		s.ID, s.UserID, unix(s.CreatedAt), unix(s.LastUsedAt), unix(s.ExpiresAt), nullUnix(s.AbsoluteExpiresAt),
 		s.CurrentJTI, unix(s.CurrentIssuedAt), s.PreviousJTI, nullUnix(s.RotatedAt), nullUnix(s.RevokedAt),
 		s.RevokeReason, s.UserAgent, s.IP)
@@ -53,7 +57,7 @@ func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin t
 	}
 	if !lastLogin.IsZero() {
 		// The insert's foreign key has just proved the user exists.
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login = ? WHERE id = ?`, unix(lastLogin), s.UserID); err != nil {
+		if _, err := tx.StmtContext(ctx, d.hot.recordLogin).ExecContext(ctx, unix(lastLogin), s.UserID); err != nil {
 			return storeError("recording login", err)
 		}
 	}
@@ -75,6 +79,18 @@ func (d *DB) Session(ctx context.Context, id string) (*tollgate.Session, error) 
 	return s, nil
 }
 
+// rotateQuery is the conditional rotation: ?9 is the user id the token
+// names, and a NULL absolute_expires_at leaves the new expiry uncapped.
+const rotateQuery = `
+	UPDATE sessions SET
+		previous_jti = current_jti, rotated_at = ?1, last_used_at = ?1,
+		current_jti = ?2, current_issued_at = ?3,
+		expires_at = min(?4, coalesce(absolute_expires_at, ?4)),
+		user_agent = ?5, ip = ?6
+	WHERE id = ?7 AND current_jti = ?8 AND revoked_at IS NULL AND user_id = ?9
+		AND EXISTS (SELECT 1 FROM users WHERE id = ?9 AND is_active)
+	RETURNING ` + sessionColumns
+
 // RotateSession replaces the session's current refresh token in one
 // conditional UPDATE: of concurrent calls presenting the same jti, the first
 // changes the row and the rest find the jti no longer current. The same
@@ -90,15 +106,7 @@ func (d *DB) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.
 		return nil, nil, storeError("rotating session", err)
 	}
 	defer tx.Rollback()
-	s, err := scanSession(tx.QueryRowContext(ctx, `
-		UPDATE sessions SET
-			previous_jti = current_jti, rotated_at = ?1, last_used_at = ?1,
-			current_jti = ?2, current_issued_at = ?3,
-			expires_at = min(?4, coalesce(absolute_expires_at, ?4)),
-			user_agent = ?5, ip = ?6
-		WHERE id = ?7 AND current_jti = ?8 AND revoked_at IS NULL AND user_id = ?9
-			AND EXISTS (SELECT 1 FROM users WHERE id = ?9 AND is_active)
-		RETURNING `+sessionColumns,
+	s, err := scanSession(tx.StmtContext(ctx, d.hot.rotate).QueryRowContext(ctx,
 		unix(r.Now), r.NewJTI, unix(r.NewIssuedAt), unix(r.NewExpiresAt), r.UserAgent, r.IP,
 		r.SessionID, r.PresentedJTI, r.UserID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -107,7 +115,7 @@ func (d *DB) RotateSession(ctx context.Context, r tollgate.Rotation) (*tollgate.
 	if err != nil {
 		return nil, nil, storeError("rotating session", err)
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.UserID))
+	u, err := scanUser(tx.StmtContext(ctx, d.hot.rotatedUser).QueryRowContext(ctx, r.UserID))
 	if err != nil {
 		// The UPDATE has just seen this row in this transaction.
 		return nil, nil, storeError("loading user", err)

@@ -132,7 +132,7 @@ func (d *DB) SetPasswordHash(ctx context.Context, id int64, hash string, changed
 
 // RecordLogin sets the user's last login.
 func (d *DB) RecordLogin(ctx context.Context, id int64, at time.Time) error {
-	return d.updateUser(ctx, "recording login", `UPDATE users SET last_login = ? WHERE id = ?`, unix(at), id)
+	return d.updateUser(ctx, "recording login", recordLoginQuery, unix(at), id)
 }
 
 // DeleteUser deletes the user and, by the foreign key's cascade, its sessions.
