@@ -141,8 +141,14 @@ func (s *Service) randomID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// maxLoginKey bounds the failure-counter key (and the login name in
+// events): a login name longer than any stored one identifies no one.
+const maxLoginKey = 255
+
 // normaliseLogin is the key of the per-account failure counter.
-func normaliseLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+func normaliseLogin(login string) string {
+	return truncate(strings.ToLower(strings.TrimSpace(login)), maxLoginKey)
+}
 
 // Login checks credentials and opens a new session. Unknown users, wrong
 // passwords and inactive accounts all return ErrInvalidCredentials after the
@@ -150,16 +156,33 @@ func normaliseLogin(login string) string { return strings.ToLower(strings.TrimSp
 func (s *Service) Login(ctx context.Context, login, password string, info RequestInfo) (*Pair, *User, error) {
 	now := s.now()
 	key := normaliseLogin(login)
-	var failures LoginFailures
-	if s.cfg.LoginFailureLimit > 0 && key != "" {
+	throttled := s.cfg.LoginFailureLimit > 0 && key != ""
+	var attempt LoginFailures
+	if throttled {
 		f, err := s.store.LoginFailures(ctx, key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading login failures: %w", err)
 		}
-		failures = f
 		if now.Before(f.LockedUntil) {
 			s.events.Record(ctx, Event{Type: EventRateLimited, Login: key, IP: info.IP, UserAgent: info.UserAgent, Reason: "account_locked"})
 			return nil, nil, RateLimited(f.LockedUntil.Sub(now))
+		}
+		// Count this attempt as a failure before hashing, and take it back
+		// on success. Counted after the hash, concurrent guesses would all
+		// pass the check above while the first is still hashing, and the
+		// lockout would never bite; counted first, the store's atomic
+		// increment lets at most LoginFailureLimit attempts reach the hash.
+		attempt, err = s.store.RecordLoginFailure(ctx, key, now, s.cfg.LoginFailureWindow, s.cfg.LoginFailureLimit, s.cfg.LockoutDuration)
+		if err != nil {
+			return nil, nil, fmt.Errorf("recording login attempt: %w", err)
+		}
+		if attempt.Count > s.cfg.LoginFailureLimit {
+			retry := attempt.LockedUntil.Sub(now)
+			if retry <= 0 {
+				retry = s.cfg.LockoutDuration
+			}
+			s.events.Record(ctx, Event{Type: EventRateLimited, Login: key, IP: info.IP, UserAgent: info.UserAgent, Reason: "account_locked"})
+			return nil, nil, RateLimited(retry)
 		}
 	}
 
@@ -189,23 +212,12 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 			ev.UserID = u.ID
 		}
 		s.events.Record(ctx, ev)
-		if s.cfg.LoginFailureLimit > 0 && key != "" {
-			f, err := s.store.RecordLoginFailure(ctx, key, now, s.cfg.LoginFailureWindow, s.cfg.LoginFailureLimit, s.cfg.LockoutDuration)
-			if err != nil {
-				return nil, nil, fmt.Errorf("recording login failure: %w", err)
-			}
-			if !f.LockedUntil.IsZero() && now.Before(f.LockedUntil) && f.Count == s.cfg.LoginFailureLimit {
-				s.events.Record(ctx, Event{Type: EventAccountLocked, Login: key, IP: info.IP, UserAgent: info.UserAgent})
-			}
+		if throttled && attempt.Count == s.cfg.LoginFailureLimit {
+			s.events.Record(ctx, Event{Type: EventAccountLocked, Login: key, IP: info.IP, UserAgent: info.UserAgent})
 		}
 		return nil, nil, ErrInvalidCredentials
 	}
 
-	if failures.Count > 0 {
-		if err := s.store.ResetLoginFailures(ctx, key); err != nil {
-			return nil, nil, fmt.Errorf("resetting login failures: %w", err)
-		}
-	}
 	if needsRehash && !s.cfg.KeepPasswordHashes {
 		if h, err := s.hasher.Hash(password); err == nil {
 			if err := s.store.SetPasswordHash(ctx, u.ID, h, time.Time{}); err != nil {
@@ -215,18 +227,22 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 			s.events.Record(ctx, Event{Type: EventPasswordHashUpgraded, UserID: u.ID})
 		}
 	}
-	// The last login is recorded by the same transaction that creates the
-	// session: after the hash, a login is one write (one fsync on SQLite).
-	var lastLogin time.Time
+	// The last login, and taking back the failure counted before the hash,
+	// are recorded by the same transaction that creates the session: after
+	// the hash, a login is one write (one fsync on SQLite).
+	var record LoginRecord
 	if s.cfg.UpdateLastLogin {
-		lastLogin = now
+		record.At = now
 	}
-	pair, err := s.openSession(ctx, u, info, lastLogin)
+	if throttled {
+		record.ClearFailures = key
+	}
+	pair, err := s.openSession(ctx, u, info, record)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !lastLogin.IsZero() {
-		u.LastLogin = lastLogin
+	if !record.At.IsZero() {
+		u.LastLogin = record.At
 	}
 	s.events.Record(ctx, Event{Type: EventLoginSucceeded, UserID: u.ID, SessionID: pair.SessionID, IP: info.IP, UserAgent: info.UserAgent})
 	return pair, u, nil
@@ -235,12 +251,12 @@ func (s *Service) Login(ctx context.Context, login, password string, info Reques
 // OpenSession starts a new session for an already authenticated user (a
 // password login, or a social sign-in) and returns its first token pair.
 func (s *Service) OpenSession(ctx context.Context, u *User, info RequestInfo) (*Pair, error) {
-	return s.openSession(ctx, u, info, time.Time{})
+	return s.openSession(ctx, u, info, LoginRecord{})
 }
 
-// openSession is OpenSession that also records lastLogin (when non-zero) as
-// the user's last login, in the store's one write that creates the session.
-func (s *Service) openSession(ctx context.Context, u *User, info RequestInfo, lastLogin time.Time) (*Pair, error) {
+// openSession is OpenSession that also makes a password login's records, in
+// the store's one write that creates the session.
+func (s *Service) openSession(ctx context.Context, u *User, info RequestInfo, record LoginRecord) (*Pair, error) {
 	if !u.IsActive {
 		return nil, ErrInvalidCredentials
 	}
@@ -263,7 +279,7 @@ func (s *Service) openSession(ctx context.Context, u *User, info RequestInfo, la
 		sess.AbsoluteExpiresAt = now.Add(s.cfg.SessionMaxLifetime)
 	}
 	sess.ExpiresAt = s.refreshExpiry(now, sess)
-	if err := s.store.CreateSession(ctx, sess, lastLogin); err != nil {
+	if err := s.store.CreateSession(ctx, sess, record); err != nil {
 		return nil, fmt.Errorf("creating session: %w", err)
 	}
 	return s.mintPair(ctx, u, sess, true)

@@ -99,6 +99,18 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id int64) error
 }
 
+// LoginRecord is what a successful password login records together with
+// the session it opens. The zero value records nothing (a social sign-in,
+// a test).
+type LoginRecord struct {
+	// At, when non-zero, becomes the user's LastLogin.
+	At time.Time
+	// ClearFailures, when non-empty, is the login-failure counter key to
+	// clear: the login counted itself as a failure before hashing (see
+	// Service.Login) and takes it back on success.
+	ClearFailures string
+}
+
 // Rotation is one single-use refresh: the presented refresh token (PresentedJTI)
 // is replaced by a new one, if and only if it is still the session's current one,
 // the session belongs to UserID and that user is active.
@@ -123,10 +135,10 @@ type Rotation struct {
 // SessionStore persists sessions. Every method is atomic on its own.
 type SessionStore interface {
 	// CreateSession inserts s; it fails with ErrUserNotFound when s.UserID
-	// does not exist. A non-zero lastLogin also sets that user's LastLogin
-	// in the same transaction (a password login is one write), and neither
-	// change is made unless both are.
-	CreateSession(ctx context.Context, s *Session, lastLogin time.Time) error
+	// does not exist. It also makes the login's records (LoginRecord) in the
+	// same transaction, so the write a login does after its password hash is
+	// this one, and no change is made unless all are.
+	CreateSession(ctx context.Context, s *Session, login LoginRecord) error
 	// Session returns the session or ErrSessionNotFound.
 	Session(ctx context.Context, id string) (*Session, error)
 	// RotateSession replaces the current refresh token in one conditional
@@ -163,9 +175,11 @@ type LoginFailures struct {
 // names are tracked too, so a lockout reveals nothing about which exist.
 type ThrottleStore interface {
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
-	// RecordLoginFailure increments the count (starting a new window when the
-	// old one is older than window) and sets LockedUntil = now+lockout once
-	// the count reaches limit. It returns the new state.
+	// RecordLoginFailure increments the count atomically (starting a new
+	// window when the old one is older than window, or its lock has
+	// expired) and sets LockedUntil = now+lockout once the count reaches
+	// limit. It returns the new state. Service.Login calls it before the
+	// password hash, so concurrent guesses are counted before any is checked.
 	RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration, limit int, lockout time.Duration) (LoginFailures, error)
 	ResetLoginFailures(ctx context.Context, key string) error
 }

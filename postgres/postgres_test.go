@@ -40,7 +40,7 @@ func newSession(t *testing.T, db *postgres.DB, uid int64, id string, expires tim
 		ID: id, UserID: uid, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: expires,
 		CurrentJTI: "jti-" + id, CurrentIssuedAt: t0,
 	}
-	if err := db.CreateSession(ctxT(t), s, time.Time{}); err != nil {
+	if err := db.CreateSession(ctxT(t), s, tollgate.LoginRecord{}); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	return s

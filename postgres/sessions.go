@@ -17,19 +17,22 @@ import (
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, absolute_expires_at,
 	current_jti, current_issued_at, previous_jti, rotated_at, revoked_at, revoke_reason, user_agent, ip`
 
-// CreateSession inserts a new session (a login). A non-zero lastLogin sets
-// the user's last login in the same statement (a data-modifying CTE): one
-// round trip and one commit per login, and neither change without the other.
-func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin time.Time) error {
+// CreateSession inserts a new session (a login). The login's records (last
+// login, the failure counter cleared) are made by the same statement
+// (data-modifying CTEs): one round trip and one commit per login, and no
+// change without the others.
+func (db *DB) CreateSession(ctx context.Context, s *tollgate.Session, login tollgate.LoginRecord) error {
 	_, err := db.pool.Exec(ctx, `
 		WITH login AS (
 			UPDATE users SET last_login = $15 WHERE id = $2 AND $15::timestamptz IS NOT NULL
+		), cleared AS (
+			DELETE FROM login_failures WHERE key = $16 AND $16 <> ''
 		)
 		INSERT INTO sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.AbsoluteExpiresAt),
 		s.CurrentJTI, ts(s.CurrentIssuedAt), s.PreviousJTI, ts(s.RotatedAt), ts(s.RevokedAt), s.RevokeReason, s.UserAgent, s.IP,
-		ts(lastLogin))
+		ts(login.At), login.ClearFailures)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such user
 		return tollgate.ErrUserNotFound

@@ -30,7 +30,8 @@ func (db *DB) LoginFailures(ctx context.Context, key string) (tollgate.LoginFail
 // RecordLoginFailure counts one failure in a single upsert, so concurrent
 // failures from several instances are all counted: the row lock taken by
 // ON CONFLICT DO UPDATE serialises them. A window older than window starts
-// over at this failure.
+// over at this failure, and so does one whose lock has expired (the lockout
+// served, the name gets a fresh allowance).
 func (db *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration, limit int, lockout time.Duration) (tollgate.LoginFailures, error) {
 	var f tollgate.LoginFailures
 	var start, locked pgtype.Timestamptz
@@ -39,10 +40,11 @@ func (db *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time,
 		INSERT INTO login_failures AS f (key, count, window_start, locked_until)
 		VALUES ($1, 1, $2, CASE WHEN 1 >= $4::int THEN $5::timestamptz END)
 		ON CONFLICT (key) DO UPDATE SET
-			count = CASE WHEN f.window_start < $3 THEN 1 ELSE f.count + 1 END,
-			window_start = CASE WHEN f.window_start < $3 THEN $2 ELSE f.window_start END,
+			count = CASE WHEN (f.window_start < $3 OR f.locked_until <= $2) THEN 1 ELSE f.count + 1 END,
+			window_start = CASE WHEN (f.window_start < $3 OR f.locked_until <= $2) THEN $2 ELSE f.window_start END,
 			locked_until = CASE
-				WHEN (CASE WHEN f.window_start < $3 THEN 1 ELSE f.count + 1 END) >= $4::int THEN $5::timestamptz
+				WHEN (CASE WHEN (f.window_start < $3 OR f.locked_until <= $2) THEN 1 ELSE f.count + 1 END) >= $4::int THEN $5::timestamptz
+				WHEN f.locked_until <= $2 THEN NULL
 				ELSE f.locked_until END
 		RETURNING count, window_start, locked_until`,
 		key, ts(now), ts(now.Add(-window)), limit, ts(now.Add(lockout))).Scan(&f.Count, &start, &locked)

@@ -148,9 +148,9 @@ func BenchmarkLoginWrite(b *testing.B) {
 				}
 				var err error
 				if mode == "one-transaction" {
-					err = db.CreateSession(ctx, s, now)
+					err = db.CreateSession(ctx, s, tollgate.LoginRecord{At: now})
 				} else if err = db.RecordLogin(ctx, uid, now); err == nil {
-					err = db.CreateSession(ctx, s, time.Time{})
+					err = db.CreateSession(ctx, s, tollgate.LoginRecord{})
 				}
 				if err != nil {
 					b.Fatal(err)

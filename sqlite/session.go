@@ -37,9 +37,9 @@ const createSessionQuery = `INSERT INTO sessions (` + sessionColumns + `) VALUES
 const recordLoginQuery = `UPDATE users SET last_login = ? WHERE id = ?`
 
 // CreateSession inserts a session; it fails with ErrUserNotFound when the
-// user does not exist. A non-zero lastLogin sets the user's last login in
-// the same transaction: one commit, so one fsync, per login.
-func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin time.Time) error {
+// user does not exist. The login's records (last login, the failure counter
+// cleared) go in the same transaction: one commit, so one fsync, per login.
+func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, login tollgate.LoginRecord) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return storeError("creating session", err)
@@ -55,10 +55,15 @@ func (d *DB) CreateSession(ctx context.Context, s *tollgate.Session, lastLogin t
 	if err != nil {
 		return storeError("creating session", err)
 	}
-	if !lastLogin.IsZero() {
+	if !login.At.IsZero() {
 		// The insert's foreign key has just proved the user exists.
-		if _, err := tx.StmtContext(ctx, d.hot.recordLogin).ExecContext(ctx, unix(lastLogin), s.UserID); err != nil {
+		if _, err := tx.StmtContext(ctx, d.hot.recordLogin).ExecContext(ctx, unix(login.At), s.UserID); err != nil {
 			return storeError("recording login", err)
+		}
+	}
+	if login.ClearFailures != "" {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, login.ClearFailures); err != nil {
+			return storeError("clearing login failures", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -32,8 +32,10 @@ func (d *DB) LoginFailures(ctx context.Context, key string) (tollgate.LoginFailu
 
 // RecordLoginFailure counts one failure in a single upsert, so concurrent
 // failures all count. A window older than window (to the second) is
-// replaced by one starting now; at or past limit failures the name is
-// locked until now+lockout; an earlier lock is never shortened.
+// replaced by one starting now, and so is one whose lock has expired (the
+// lockout served, the name gets a fresh allowance); at or past limit
+// failures the name is locked until now+lockout; an earlier lock is never
+// shortened.
 func (d *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration, limit int, lockout time.Duration) (tollgate.LoginFailures, error) {
 	var (
 		f           tollgate.LoginFailures
@@ -46,10 +48,11 @@ func (d *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time, 
 		INSERT INTO login_failures (key, failures, window_start, locked_until)
 		VALUES (?1, 1, ?2, CASE WHEN 1 >= ?4 THEN ?5 END)
 		ON CONFLICT (key) DO UPDATE SET
-			failures     = CASE WHEN window_start < ?3 THEN 1 ELSE failures + 1 END,
-			window_start = CASE WHEN window_start < ?3 THEN ?2 ELSE window_start END,
+			failures     = CASE WHEN (window_start < ?3 OR locked_until <= ?2) THEN 1 ELSE failures + 1 END,
+			window_start = CASE WHEN (window_start < ?3 OR locked_until <= ?2) THEN ?2 ELSE window_start END,
 			locked_until = CASE
-				WHEN (CASE WHEN window_start < ?3 THEN 1 ELSE failures + 1 END) >= ?4 THEN ?5
+				WHEN (CASE WHEN (window_start < ?3 OR locked_until <= ?2) THEN 1 ELSE failures + 1 END) >= ?4 THEN ?5
+				WHEN locked_until <= ?2 THEN NULL
 				ELSE locked_until END
 		RETURNING failures, window_start, locked_until`,
 		key, unix(now), unix(now)-int64(window/time.Second), limit, unix(now.Add(lockout)),

@@ -504,9 +504,9 @@ var loginCases = []serviceCase{
 		h.wantEvents(h.events, tollgate.EventPasswordHashUpgraded, "", 0)
 	}},
 	{"Login_OneWriteAfterTheHash", func(t *testing.T, h *harness) {
-		// The last login is recorded by the write that opens the session,
-		// not a write of its own; the failure count is reset only when
-		// there is one.
+		// Before the hash the attempt is counted (so concurrent guesses
+		// cannot outrun the lockout); after it, the write that opens the
+		// session also records the last login and takes the count back.
 		u := h.user("alice")
 		cs := &callStore{Store: h.store}
 		svc := h.serviceOver(cs, nil)
@@ -515,21 +515,65 @@ var loginCases = []serviceCase{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := cs.writes(); fmt.Sprint(got) != "[CreateSession]" {
-			t.Errorf("store writes of a login = %v; want [CreateSession]", got)
+		if got := cs.writes(); fmt.Sprint(got) != "[RecordLoginFailure CreateSession]" {
+			t.Errorf("store writes of a login = %v; want [RecordLoginFailure CreateSession]", got)
 		}
 		sameTime(t, "LastLogin", mustUser(t, h.store, u.ID).LastLogin, h.clock.Now())
 		h.wantLive(p.SessionID)
+		if f, err := h.store.LoginFailures(t.Context(), "alice"); err != nil || f.Count != 0 {
+			t.Errorf("failures after a good login = %+v, %v; want none", f, err)
+		}
 
 		_, _, err = svc.Login(t.Context(), "alice", "wrong-password", info)
 		wantErr(t, "wrong password", err, tollgate.ErrInvalidCredentials)
+		if f, err := h.store.LoginFailures(t.Context(), "alice"); err != nil || f.Count != 1 {
+			t.Errorf("failures after a wrong password = %+v, %v; want 1", f, err)
+		}
 		cs.reset()
 		h.clock.Advance(time.Minute)
 		h.login(svc, "alice")
-		if got := cs.writes(); fmt.Sprint(got) != "[ResetLoginFailures CreateSession]" {
-			t.Errorf("store writes of a login after a failure = %v; want [ResetLoginFailures CreateSession]", got)
+		if got := cs.writes(); fmt.Sprint(got) != "[RecordLoginFailure CreateSession]" {
+			t.Errorf("store writes of a login after a failure = %v; want [RecordLoginFailure CreateSession]", got)
+		}
+		if f, err := h.store.LoginFailures(t.Context(), "alice"); err != nil || f.Count != 0 {
+			t.Errorf("failures after the next good login = %+v, %v; want none", f, err)
 		}
 		sameTime(t, "LastLogin after the second login", mustUser(t, h.store, u.ID).LastLogin, h.clock.Now())
+	}},
+	{"Login_ConcurrentGuessesCannotOutrunTheLockout", func(t *testing.T, h *harness) {
+		// Guesses sent all at once: only failureLimit of them may reach
+		// the password hash; the others are refused as throttled, and the
+		// account is locked afterwards even for the right password.
+		h.user("alice")
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, errs[i] = h.svc.Login(t.Context(), "alice", fmt.Sprintf("guess-%d", i), info)
+			}()
+		}
+		wg.Wait()
+		checked, throttled := 0, 0
+		for _, err := range errs {
+			switch {
+			case errors.Is(err, tollgate.ErrInvalidCredentials):
+				checked++
+			case tollgate.ErrorCode(err) == tollgate.ERateLimited:
+				throttled++
+			default:
+				t.Errorf("concurrent guess: unexpected err %v", err)
+			}
+		}
+		if checked != failureLimit || throttled != n-failureLimit {
+			t.Errorf("%d guesses checked, %d throttled; want %d and %d", checked, throttled, failureLimit, n-failureLimit)
+		}
+		_, _, err := h.svc.Login(t.Context(), "alice", passwordOf("alice"), info)
+		if tollgate.ErrorCode(err) != tollgate.ERateLimited {
+			t.Errorf("right password after the burst: err = %v, want throttled", err)
+		}
 	}},
 	{"Login_UpdateLastLogin_OffLeavesLastLogin", func(t *testing.T, h *harness) {
 		u := h.user("alice")
@@ -1178,9 +1222,9 @@ func (s *callStore) RecordLogin(ctx context.Context, id int64, at time.Time) err
 	return s.Store.RecordLogin(ctx, id, at)
 }
 
-func (s *callStore) CreateSession(ctx context.Context, sess *tollgate.Session, lastLogin time.Time) error {
+func (s *callStore) CreateSession(ctx context.Context, sess *tollgate.Session, login tollgate.LoginRecord) error {
 	s.note("CreateSession")
-	return s.Store.CreateSession(ctx, sess, lastLogin)
+	return s.Store.CreateSession(ctx, sess, login)
 }
 
 func (s *callStore) Session(ctx context.Context, id string) (*tollgate.Session, error) {

@@ -49,8 +49,9 @@
 //     conditional write cannot tell it apart; the service reloads).
 //   - A login-failure window lasts `window` from its first failure: a failure
 //     exactly `window` later still counts in it, one a second later starts a
-//     new window. Every failure at or past the limit sets LockedUntil =
-//     now+lockout; a failure below the limit never shortens an earlier lock.
+//     new window, and so does a failure once the lock has expired (a fresh
+//     allowance). Every failure at or past the limit sets LockedUntil =
+//     now+lockout; a failure below the limit never shortens a live lock.
 //   - A store that fails (here: after Close) answers with an error whose
 //     code is internal or service_unavailable, never a domain sentinel.
 package storetest
@@ -474,7 +475,7 @@ var sessionCases = []storeCase{
 		first := createSession(t, s, newSession(u.ID, 1, t0))
 		dup := newSession(u.ID, 1, t0.Add(time.Hour))
 		dup.CurrentJTI = "jti-dup"
-		if err := s.CreateSession(t.Context(), dup, time.Time{}); err == nil {
+		if err := s.CreateSession(t.Context(), dup, tollgate.LoginRecord{}); err == nil {
 			t.Fatal("CreateSession with a taken id succeeded")
 		}
 		equalSession(t, mustSession(t, s, first.ID), first)
@@ -489,7 +490,7 @@ var sessionCases = []storeCase{
 
 		at := t0.Add(time.Hour)
 		sess := newSession(u.ID, 2, at)
-		if err := s.CreateSession(t.Context(), sess, at); err != nil {
+		if err := s.CreateSession(t.Context(), sess, tollgate.LoginRecord{At: at}); err != nil {
 			t.Fatalf("CreateSession with a last login: %v", err)
 		}
 		equalSession(t, mustSession(t, s, sess.ID), sess)
@@ -504,7 +505,7 @@ var sessionCases = []storeCase{
 		first := createSession(t, s, newSession(u.ID, 1, t0))
 		dup := newSession(u.ID, 1, t0.Add(time.Hour))
 		dup.CurrentJTI = "jti-dup"
-		if err := s.CreateSession(t.Context(), dup, t0.Add(time.Hour)); err == nil {
+		if err := s.CreateSession(t.Context(), dup, tollgate.LoginRecord{At: t0.Add(time.Hour)}); err == nil {
 			t.Fatal("CreateSession with a taken id succeeded")
 		}
 		equalSession(t, mustSession(t, s, first.ID), first)
@@ -512,7 +513,7 @@ var sessionCases = []storeCase{
 	}},
 	{"CreateSession_UnknownUserIsNotFound", func(t *testing.T, s tollgate.Store) {
 		for i, lastLogin := range []time.Time{{}, t0} {
-			err := s.CreateSession(t.Context(), newSession(999, i+1, t0), lastLogin)
+			err := s.CreateSession(t.Context(), newSession(999, i+1, t0), tollgate.LoginRecord{At: lastLogin})
 			if !errors.Is(err, tollgate.ErrUserNotFound) {
 				t.Fatalf("CreateSession for a missing user (last login %v): err = %v, want ErrUserNotFound", lastLogin, err)
 			}
@@ -960,13 +961,26 @@ var throttleCases = []storeCase{
 		equalFailures(t, "first failure with limit 1", recordFailure(t, s, "bob", t0, 15*time.Minute, 1, time.Minute),
 			tollgate.LoginFailures{Count: 1, WindowStart: t0, LockedUntil: t0.Add(time.Minute)})
 	}},
-	{"RecordLoginFailure_EveryFailurePastLimitRelocks", func(t *testing.T, s tollgate.Store) {
+	{"RecordLoginFailure_FailurePastLimitWhileLockedRelocks", func(t *testing.T, s tollgate.Store) {
+		// Attempts counted while the lock holds (a burst of concurrent
+		// guesses) extend it.
 		recordFailure(t, s, "alice", t0, 15*time.Minute, 2, time.Minute)
 		recordFailure(t, s, "alice", t0.Add(time.Second), 15*time.Minute, 2, time.Minute)
-		// The lock ran out, the window did not: one more failure locks again.
-		at := t0.Add(2 * time.Minute)
+		at := t0.Add(30 * time.Second)
 		equalFailures(t, "failure past the limit", recordFailure(t, s, "alice", at, 15*time.Minute, 2, time.Minute),
 			tollgate.LoginFailures{Count: 3, WindowStart: t0, LockedUntil: at.Add(time.Minute)})
+	}},
+	{"RecordLoginFailure_ExpiredLockStartsANewWindow", func(t *testing.T, s tollgate.Store) {
+		// The lockout served, the window not yet over: the name gets a fresh
+		// allowance (and the next failure is the first of a new window, not
+		// one more past the limit).
+		recordFailure(t, s, "alice", t0, 15*time.Minute, 2, time.Minute)
+		recordFailure(t, s, "alice", t0.Add(time.Second), 15*time.Minute, 2, time.Minute)
+		at := t0.Add(time.Second + time.Minute) // the lock ends exactly now
+		equalFailures(t, "failure once the lock expired", recordFailure(t, s, "alice", at, 15*time.Minute, 2, time.Minute),
+			tollgate.LoginFailures{Count: 1, WindowStart: at})
+		equalFailures(t, "next failure locks again", recordFailure(t, s, "alice", at.Add(time.Second), 15*time.Minute, 2, time.Minute),
+			tollgate.LoginFailures{Count: 2, WindowStart: at, LockedUntil: at.Add(time.Second + time.Minute)})
 	}},
 	{"RecordLoginFailure_NewWindowOnceOldIsOlderThanWindow", func(t *testing.T, s tollgate.Store) {
 		window := 15 * time.Minute
@@ -1066,7 +1080,7 @@ var storeCases = []storeCase{
 		_, checks["UserByID"] = s.UserByID(t.Context(), u.ID)
 		_, checks["Session"] = s.Session(t.Context(), sessionID(1))
 		_, _, checks["RotateSession"] = s.RotateSession(t.Context(), rotation(u.ID, sessionID(1), "a", "b", t0))
-		checks["CreateSession"] = s.CreateSession(t.Context(), newSession(u.ID, 2, t0), t0)
+		checks["CreateSession"] = s.CreateSession(t.Context(), newSession(u.ID, 2, t0), tollgate.LoginRecord{At: t0})
 		for name, err := range checks {
 			if code := tollgate.ErrorCode(err); code != tollgate.EInternal && code != tollgate.EUnavailable {
 				t.Errorf("%s on a closed store: err = %v (code %q), want an internal or unavailable error", name, err, code)
@@ -1134,7 +1148,7 @@ func newSession(userID int64, n int, created time.Time) *tollgate.Session {
 
 func createSession(t *testing.T, s tollgate.Store, sess *tollgate.Session) *tollgate.Session {
 	t.Helper()
-	if err := s.CreateSession(t.Context(), sess, time.Time{}); err != nil {
+	if err := s.CreateSession(t.Context(), sess, tollgate.LoginRecord{}); err != nil {
 		t.Fatalf("CreateSession(%s): %v", sess.ID, err)
 	}
 	return sess
