@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Config holds the core's settings. Zero values of durations are replaced by
@@ -668,11 +672,26 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, currentSessi
 // CreateUser creates an active user with the given password (validated by
 // the password rules unless it is empty, which leaves no usable password).
 func (s *Service) CreateUser(ctx context.Context, username, email, password string, staff bool) (*User, error) {
-	username = strings.TrimSpace(username)
-	if username == "" {
-		return nil, FieldError("username", "This field may not be blank.")
+	username, err := NormaliseUsername(username)
+	if err != nil {
+		return nil, err
 	}
-	u := &User{Username: username, Email: strings.TrimSpace(email), IsActive: true, IsStaff: staff, CreatedAt: s.now()}
+	email = strings.TrimSpace(email)
+	if email != "" {
+		if err := validateEmail(email); err != nil {
+			return nil, err
+		}
+		// Emails are not unique in Django's table, but a login by email
+		// needs them to be: refuse a second account with the same one.
+		_, err := s.store.UserByLogin(ctx, LoginByEmail, email)
+		if err == nil {
+			return nil, &Error{Code: EConflict, Message: "A user with that email already exists."}
+		}
+		if !errors.Is(err, ErrUserNotFound) {
+			return nil, fmt.Errorf("checking email: %w", err)
+		}
+	}
+	u := &User{Username: username, Email: email, IsActive: true, IsStaff: staff, CreatedAt: s.now()}
 	if password != "" {
 		if err := ValidatePassword("password", password, u); err != nil {
 			return nil, err
@@ -687,6 +706,40 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 		return nil, err
 	}
 	return u, nil
+}
+
+// MaxUsernameLength is Django's username length.
+const MaxUsernameLength = 150
+
+// NormaliseUsername applies Django's rules for a new username: NFKC
+// normalisation (so a full-width "ｂob" is "bob"), at most 150 characters,
+// and only letters, digits and @ . + - _ (UnicodeUsernameValidator). Control
+// characters, spaces and look-alike forms are refused with an EInvalid
+// field error.
+func NormaliseUsername(username string) (string, error) {
+	username = norm.NFKC.String(strings.TrimSpace(username))
+	switch {
+	case username == "":
+		return "", FieldError("username", "This field may not be blank.")
+	case utf8.RuneCountInString(username) > MaxUsernameLength:
+		return "", FieldError("username", fmt.Sprintf("Ensure this field has no more than %d characters.", MaxUsernameLength))
+	}
+	for _, r := range username {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r) && !strings.ContainsRune("@.+-_", r) {
+			return "", FieldError("username", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.")
+		}
+	}
+	return username, nil
+}
+
+// validateEmail accepts a bare address (no display name), as Django's
+// EmailField would.
+func validateEmail(email string) error {
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
+		return FieldError("email", "Enter a valid email address.")
+	}
+	return nil
 }
 
 // SetUserActive activates or deactivates a user; deactivation revokes every

@@ -1129,9 +1129,39 @@ var serviceUserCases = []serviceCase{
 		wantFieldError(t, "short password", err, "password")
 		_, err = h.svc.CreateUser(t.Context(), "alice", "other@example.com", "a-good-passphrase", false)
 		wantErr(t, "taken username", err, tollgate.ErrUsernameTaken)
+		for name, username := range map[string]string{
+			"control characters": "evil\x1b[31mRED",
+			"a space":            "two words",
+			"a quote":            `o"brien`,
+			"too long":           strings.Repeat("a", tollgate.MaxUsernameLength+1),
+		} {
+			_, err = h.svc.CreateUser(t.Context(), username, "", "a-good-passphrase", false)
+			wantFieldError(t, "username with "+name, err, "username")
+		}
+		for _, email := range []string{"not-an-email", "Alice <a@example.com>", "a@b c.com"} {
+			_, err = h.svc.CreateUser(t.Context(), "carol", email, "a-good-passphrase", false)
+			wantFieldError(t, "email "+email, err, "email")
+		}
+		// A login by email needs emails to be unique (in any case).
+		_, err = h.svc.CreateUser(t.Context(), "alice2", "ALICE@example.com", "a-good-passphrase", false)
+		if tollgate.ErrorCode(err) != tollgate.EConflict {
+			t.Errorf("second account with alice's email: err = %v, want %s", err, tollgate.EConflict)
+		}
 		users, err := h.store.ListUsers(t.Context())
 		if err != nil || len(users) != 1 {
 			t.Errorf("users after refused creations: %d (%v); want 1", len(users), err)
+		}
+	}},
+	{"CreateUser_NormalisesUsernamesAsDjango", func(t *testing.T, h *harness) {
+		// NFKC: the full-width "ｂｏｂ" is "bob", so it cannot stand beside it.
+		u, err := h.svc.CreateUser(t.Context(), "ｂｏｂ", "", "a-good-passphrase", false)
+		if err != nil || u.Username != "bob" {
+			t.Fatalf("CreateUser(ｂｏｂ) = %+v, %v; want username bob", u, err)
+		}
+		_, err = h.svc.CreateUser(t.Context(), "bob", "", "a-good-passphrase", false)
+		wantErr(t, "bob after ｂｏｂ", err, tollgate.ErrUsernameTaken)
+		if _, err := h.svc.CreateUser(t.Context(), "zoë.o-k+1@x_y", "", "a-good-passphrase", false); err != nil {
+			t.Errorf("letters, digits and @.+-_ are allowed: %v", err)
 		}
 	}},
 	{"SetUserActive_DeactivationRevokesEverySession", func(t *testing.T, h *harness) {
