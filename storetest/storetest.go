@@ -43,8 +43,9 @@
 //   - RotateSession caps the new ExpiresAt at AbsoluteExpiresAt itself, and
 //     refuses (ErrRotationConflict, nothing changed) a session of another
 //     user than Rotation.UserID, or of an inactive or deleted user.
-//   - CreateSession with a non-zero lastLogin sets the user's LastLogin
-//     only if the session is created, and the session only with it.
+//   - CreateSession with a LoginRecord sets the user's LastLogin (a
+//     non-zero At) only if the session is created, and the session only
+//     with it.
 //   - RotateSession of a missing session is ErrRotationConflict (one
 //     conditional write cannot tell it apart; the service reloads).
 //   - A login-failure window lasts `window` from its first failure: a failure
