@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -291,4 +292,29 @@ func TestOpen_InvalidURLDoesNotEchoIt(t *testing.T) {
 // unreachable (pgtest), never skips.
 func TestService(t *testing.T) {
 	storetest.RunService(t, func(t *testing.T) tollgate.Store { return pgtest.Open(t) })
+}
+
+// The pool is sized for commit-bound refreshes unless the URL says otherwise.
+func TestOpen_PoolSizeDefaultAndOverride(t *testing.T) {
+	base := pgtest.BaseURL(t)
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		url  string
+		want int32
+	}{
+		{base, int32(max(16, 4*runtime.NumCPU()))},
+		{base + sep + "pool_max_conns=3", 3},
+	} {
+		db, err := postgres.Open(ctxT(t), tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Pool().Config().MaxConns; got != tc.want {
+			t.Errorf("MaxConns = %d, want %d", got, tc.want)
+		}
+		db.Close()
+	}
 }
