@@ -8,13 +8,18 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/tollgate/tollgate"
@@ -25,7 +30,12 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8301", "loopback address to listen on")
 	cache := flag.Int("cache", 0, "verified-token cache size (0 default, -1 off)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT/SIGTERM")
 	flag.Parse()
+	if *cpuprofile != "" {
+		stop := startProfile(*cpuprofile)
+		defer stop()
+	}
 	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		log.Fatal("authget: -addr must be a loopback address")
 	}
@@ -60,5 +70,22 @@ func main() {
 	mux.Handle("GET /auth", auth(hello))
 	fmt.Fprintln(os.Stdout, raw)
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+// startProfile writes a CPU profile to path until the returned func runs.
+func startProfile(path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
