@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate/tollgate"
 	tghttp "github.com/tollgate/tollgate/http"
+	"github.com/tollgate/tollgate/internal/testclock"
 	"github.com/tollgate/tollgate/password"
 	"github.com/tollgate/tollgate/sqlite"
 	"github.com/tollgate/tollgate/token"
@@ -32,25 +33,8 @@ var testKey = []byte("tollgate-http-tests-hs256-key-0123456789")
 // start is the tests' "now"; whole seconds, as the core truncates.
 var start = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// testClock is a controllable clock shared by every component of an env.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *testClock { return &testClock{t: start} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the controllable clock shared by every component of an env.
+func newClock() *testclock.Clock { return testclock.New(start) }
 
 // eventLog is an EventSink that keeps every event.
 type eventLog struct {
@@ -103,7 +87,7 @@ type envOptions struct {
 	svc    tollgate.Config
 	http   tghttp.Config
 	leeway time.Duration
-	clock  *testClock // for limiters a test builds
+	clock  *testclock.Clock // for limiters a test builds
 	// hashParams are the argon2id parameters; zero means the insecure,
 	// fast test parameters.
 	hashParams password.Params
@@ -113,7 +97,7 @@ type envOptions struct {
 
 type env struct {
 	t      testing.TB
-	clock  *testClock
+	clock  *testclock.Clock
 	events *eventLog
 	logs   *syncBuffer
 	opts   envOptions

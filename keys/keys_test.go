@@ -10,34 +10,17 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/internal/testclock"
 	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/token"
 )
 
-// clock is a settable clock shared by a test's components.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a settable clock shared by a test's components.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func claimsAt(now time.Time, life time.Duration) *tollgate.Claims {
 	return &tollgate.Claims{Type: tollgate.RefreshToken, JTI: "0123456789abcdef", UserID: "1", SessionID: "s",
@@ -184,7 +167,7 @@ func TestFromPEM_PublicKeyVerifiesTokensOfItsPrivateKey(t *testing.T) {
 
 // rotating returns a RotatingSet over store with a 10 min JWKS max-age,
 // 20 min publication lead and a 7 day refresh lifetime.
-func rotating(t testing.TB, store tollgate.KeyStore, clk *clock, alg string, kek []byte) *keys.RotatingSet {
+func rotating(t testing.TB, store tollgate.KeyStore, clk *testclock.Clock, alg string, kek []byte) *keys.RotatingSet {
 	t.Helper()
 	s, err := keys.NewRotatingSet(context.Background(), keys.Options{
 		Store: store, Algorithm: alg, KEK: kek, JWKSMaxAge: 10 * time.Minute, PublishFor: 20 * time.Minute,

@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/internal/testclock"
 	"github.com/tollgate/tollgate/keys"
 	"github.com/tollgate/tollgate/token"
 	"github.com/tollgate/tollgate/token/tokentest"
@@ -41,7 +42,7 @@ func serveJWKS(t testing.TB, h http.Handler) *jwksServer {
 	return s
 }
 
-func remote(t testing.TB, srv *jwksServer, clk *clock, opts ...keys.RemoteOption) (*keys.RemoteKeySet, *token.Codec) {
+func remote(t testing.TB, srv *jwksServer, clk *testclock.Clock, opts ...keys.RemoteOption) (*keys.RemoteKeySet, *token.Codec) {
 	t.Helper()
 	r, err := keys.NewRemoteKeySet(srv.URL+keys.JWKSPath, append([]keys.RemoteOption{keys.WithHTTPClient(srv.Client()), keys.WithClock(clk.Now)}, opts...)...)
 	if err != nil {

@@ -15,29 +15,13 @@ import (
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/internal/faultproxy"
+	"github.com/tollgate/tollgate/internal/testclock"
 	"github.com/tollgate/tollgate/redis"
 	"github.com/tollgate/tollgate/redis/redistest"
 )
 
-// clock is a settable clock for cache expiry and retry pacing.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a settable clock for cache expiry and retry pacing.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // logs captures log output so tests can count transition lines.
 type logs struct {

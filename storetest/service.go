@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/internal/testclock"
 	"github.com/tollgate/tollgate/password"
 	"github.com/tollgate/tollgate/token"
 )
@@ -74,30 +75,6 @@ const (
 	djangoHash     = "pbkdf2_sha256$1000$OFn1QE5vxPgBQ2UYmoYrE9$kQnLoRA0NKEW4TMKFoDt85wu/IOd9/I099isRjQZObU="
 )
 
-// clock is a hand-moved clock shared by the service and the token codec.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *clock) Set(at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = at
-}
-
 // recorder is an EventSink that keeps every event, for the cases to assert on.
 type recorder struct {
 	mu     sync.Mutex
@@ -138,7 +115,7 @@ func (r *recorder) types() []string {
 type harness struct {
 	t      *testing.T
 	store  tollgate.Store
-	clock  *clock
+	clock  *testclock.Clock // shared by the service and the token codec
 	events *recorder
 	codec  *token.Codec
 	hasher *password.Hasher
@@ -149,7 +126,7 @@ type harness struct {
 
 func newHarness(t *testing.T, store tollgate.Store) *harness {
 	t.Helper()
-	h := &harness{t: t, store: store, clock: &clock{now: t0}, events: &recorder{}}
+	h := &harness{t: t, store: store, clock: testclock.New(t0), events: &recorder{}}
 	keys, err := token.NewHMACKeySet("HS256", hmacSecret)
 	if err != nil {
 		t.Fatal(err)
