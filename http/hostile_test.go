@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/tollgate/tollgate"
-	"github.com/tollgate/tollgate/token"
 	"github.com/tollgate/tollgate/token/tokentest"
 )
 
@@ -20,20 +17,7 @@ import (
 // HS256. A key the server no longer holds stands for a retired one.
 func hostileEnv(t *testing.T) (*env, tokentest.Keys) {
 	t.Helper()
-	k, err := tokentest.NewKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := tokentest.NewKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Dead = []tokentest.DeadKey{{Name: "retired", Kid: "rsa-0", Method: jwt.SigningMethodRS256, Private: old.RSA}}
-	ks, err := token.NewStaticKeySet(
-		&token.Key{ID: k.RSAKid, Method: jwt.SigningMethodRS256, Private: k.RSA, Public: &k.RSA.PublicKey},
-		&token.Key{ID: k.ECKid, Method: jwt.SigningMethodES256, Private: k.EC, Public: &k.EC.PublicKey},
-		&token.Key{ID: "hmac-1", Method: jwt.SigningMethodHS256, Private: testKey, Public: testKey},
-	)
+	k, ks, err := tokentest.Fixture(testKey)
 	if err != nil {
 		t.Fatal(err)
 	}

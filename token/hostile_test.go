@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/token"
 	"github.com/tollgate/tollgate/token/tokentest"
@@ -18,20 +16,7 @@ import (
 // retired key that is no longer in the set.
 func hostileFixture(t testing.TB) (*token.Codec, tokentest.Keys) {
 	t.Helper()
-	k, err := tokentest.NewKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := tokentest.NewKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Dead = []tokentest.DeadKey{{Name: "retired", Kid: "rsa-0", Method: jwt.SigningMethodRS256, Private: old.RSA}}
-	ks, err := token.NewStaticKeySet(
-		&token.Key{ID: k.RSAKid, Method: jwt.SigningMethodRS256, Private: k.RSA, Public: &k.RSA.PublicKey},
-		&token.Key{ID: k.ECKid, Method: jwt.SigningMethodES256, Private: k.EC, Public: &k.EC.PublicKey},
-		&token.Key{ID: "hmac-1", Method: jwt.SigningMethodHS256, Private: testSecret, Public: testSecret},
-	)
+	k, ks, err := tokentest.Fixture(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

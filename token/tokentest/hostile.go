@@ -26,6 +26,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tollgate/tollgate/token"
 )
 
 // Keys are the verifier's keys the corpus is built against.
@@ -380,4 +382,30 @@ func NewKeys() (Keys, error) {
 		return Keys{}, err
 	}
 	return Keys{RSA: r, RSAKid: "rsa-1", EC: e, ECKid: "ec-1"}, nil
+}
+
+// Fixture returns fresh corpus keys, with a retired key (one the verifier
+// no longer holds) in Dead, and the key set a verifier under test should
+// hold: RS256 and ES256 under the corpus kids, and HS256 with hmacSecret
+// (kid "hmac-1"), so the algorithm-confusion cases meet a parser that does
+// accept HS256.
+func Fixture(hmacSecret []byte) (Keys, *token.StaticKeySet, error) {
+	k, err := NewKeys()
+	if err != nil {
+		return Keys{}, nil, err
+	}
+	old, err := NewKeys()
+	if err != nil {
+		return Keys{}, nil, err
+	}
+	k.Dead = []DeadKey{{Name: "retired", Kid: "rsa-0", Method: jwt.SigningMethodRS256, Private: old.RSA}}
+	ks, err := token.NewStaticKeySet(
+		&token.Key{ID: k.RSAKid, Method: jwt.SigningMethodRS256, Private: k.RSA, Public: &k.RSA.PublicKey},
+		&token.Key{ID: k.ECKid, Method: jwt.SigningMethodES256, Private: k.EC, Public: &k.EC.PublicKey},
+		&token.Key{ID: "hmac-1", Method: jwt.SigningMethodHS256, Private: hmacSecret, Public: hmacSecret},
+	)
+	if err != nil {
+		return Keys{}, nil, err
+	}
+	return k, ks, nil
 }
